@@ -1,0 +1,56 @@
+//! Runtime configuration: what `latchkey serve` was told by flags and
+//! environment, with the defaults PRODUCT.md names.
+
+use std::net::SocketAddr;
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on, e.g. `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// `sqlite://path`, created when missing.
+    pub database_url: String,
+    /// Mark the session cookie `Secure` (serve behind HTTPS).
+    pub secure_cookies: bool,
+    /// Sign a member out after this long without a request.
+    pub session_idle: time::Duration,
+    /// Seed demo members into an empty database.
+    pub demo: bool,
+    /// The first Owner's credentials, used only when no member exists.
+    pub bootstrap: Option<BootstrapOwner>,
+}
+
+#[derive(Clone)]
+pub struct BootstrapOwner {
+    pub email: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for BootstrapOwner {
+    // The password must never reach a log line, even at debug level.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapOwner")
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://latchkey.db";
+pub const DEFAULT_SESSION_IDLE_MINUTES: u32 = 12 * 60;
+
+impl Config {
+    /// Defaults suitable for tests: a given database, port 0 decided by the
+    /// caller's listener, no demo data.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().expect("default listen address parses"),
+            database_url: database_url.into(),
+            secure_cookies: false,
+            session_idle: time::Duration::minutes(i64::from(DEFAULT_SESSION_IDLE_MINUTES)),
+            demo: false,
+            bootstrap: None,
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! The `latchkey` command line: parse, build the configuration, call the
+//! library.
+
+use std::io::{IsTerminal, Read, Write};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use latchkey::config::{
+    BootstrapOwner, Config, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DEFAULT_SESSION_IDLE_MINUTES,
+};
+use latchkey::domain::email::normalize_email;
+use latchkey::domain::password::{hash_password, validate_new_password};
+use latchkey::domain::MemberRole;
+use latchkey::store::{Store, StoreError};
+use latchkey::{seed, App};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "latchkey", version, about = "Admin console and REST API for an organization's API access tokens")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the web console and API.
+    Serve(ServeArgs),
+    /// Manage members from the command line.
+    Member {
+        #[command(subcommand)]
+        command: MemberCommand,
+    },
+}
+
+#[derive(Args)]
+struct DatabaseArgs {
+    /// Database URL; a SQLite file is created when missing.
+    #[arg(long = "database", env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    url: String,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "LATCHKEY_LISTEN", default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Seed an empty database with one demo member per role (passwords are
+    /// printed once).
+    #[arg(long)]
+    demo: bool,
+    /// Mark the session cookie Secure; use when serving over HTTPS.
+    #[arg(long, env = "LATCHKEY_SECURE_COOKIES")]
+    secure_cookies: bool,
+    /// Sign members out after this many minutes without a request.
+    #[arg(long, env = "LATCHKEY_SESSION_IDLE_MINUTES", default_value_t = DEFAULT_SESSION_IDLE_MINUTES,
+          value_parser = clap::value_parser!(u32).range(1..=525_600))]
+    session_idle_minutes: u32,
+    /// Email of the first Owner, used only when no member exists yet.
+    #[arg(long, env = "LATCHKEY_BOOTSTRAP_EMAIL", requires = "bootstrap_password")]
+    bootstrap_email: Option<String>,
+    /// Password of the first Owner (prefer the environment variable).
+    #[arg(long, env = "LATCHKEY_BOOTSTRAP_PASSWORD", hide_env_values = true, requires = "bootstrap_email")]
+    bootstrap_password: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum MemberCommand {
+    /// Add a member; the password is read from standard input.
+    Add {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The member's email address.
+        #[arg(long)]
+        email: String,
+        /// owner, admin, writer, reader or no_access.
+        #[arg(long)]
+        role: MemberRole,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Member {
+                command: MemberCommand::Add { database, email, role },
+            } => add_member(&database.url, &email, role).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config {
+        listen: args.listen,
+        database_url: args.database.url,
+        secure_cookies: args.secure_cookies,
+        session_idle: time::Duration::minutes(i64::from(args.session_idle_minutes)),
+        demo: args.demo,
+        bootstrap: match (args.bootstrap_email, args.bootstrap_password) {
+            (Some(email), Some(password)) => Some(BootstrapOwner { email, password }),
+            _ => None,
+        },
+    };
+    let app = App::new(config.clone()).await?;
+    let seeded =
+        seed::first_members(&app.state().store, config.bootstrap.as_ref(), config.demo).await?;
+    if config.demo && seeded.is_empty() {
+        tracing::info!("--demo: the database already has members, so nothing was seeded");
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    print_banner(addr, &seeded);
+    tracing::info!(%addr, database = %config.database_url, "latchkey is serving");
+    app.serve(listener, latchkey::shutdown_signal()).await
+}
+
+/// Tells a person where to sign in, and shows generated passwords this once.
+fn print_banner(addr: SocketAddr, seeded: &[seed::SeededMember]) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "\nLatchkey is running. Sign in at http://{addr}/login\n");
+    if seeded.iter().any(|m| m.password.is_some()) {
+        let _ = writeln!(out, "These passwords are shown only this once:");
+        for m in seeded {
+            if let Some(password) = &m.password {
+                let _ = writeln!(out, "  {:<9}  {:<24}  {}", m.role.label(), m.email, password);
+            }
+        }
+        let _ = writeln!(out);
+    }
+    let _ = out.flush();
+}
+
+async fn add_member(database_url: &str, email: &str, role: MemberRole) -> anyhow::Result<()> {
+    let email = normalize_email(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let password = read_password_from_stdin()?;
+    validate_new_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = Store::connect(database_url).await?;
+    let result = store
+        .create_member(&email, role, &hash_password(&password)?, None)
+        .await;
+    store.close().await;
+    match result {
+        Ok(member) => {
+            println!("Added {} as {} (id {})", member.email, role.label(), member.id);
+            Ok(())
+        }
+        Err(StoreError::Conflict(message)) => Err(anyhow::anyhow!(message)),
+        Err(e) => Err(e).context("adding the member"),
+    }
+}
+
+/// The whole of standard input, less one trailing line break, so both
+/// `echo pw | latchkey member add …` and a typed line work.
+fn read_password_from_stdin() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password (input is visible), then Enter and Ctrl-D: ");
+    }
+    let mut password = String::new();
+    stdin
+        .lock()
+        .take(64 * 1024)
+        .read_to_string(&mut password)
+        .context("reading the password from standard input (it must be UTF-8)")?;
+    if password.ends_with('\n') {
+        password.pop();
+        if password.ends_with('\r') {
+            password.pop();
+        }
+    }
+    Ok(password)
+}

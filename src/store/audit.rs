@@ -1,0 +1,125 @@
+//! The audit log: append-only, written in the same transaction as the change
+//! it describes.
+
+use sqlx::{Row, SqliteConnection};
+
+use super::{Store, StoreError, StoreResult};
+use crate::clock::now_ms;
+use crate::domain::audit::AuditAction;
+
+/// An event about to be recorded. `Default` leaves every optional part empty
+/// (the action must still be set; `SignIn` is only a placeholder).
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent<'a> {
+    pub action: AuditAction,
+    pub actor_member_id: Option<&'a str>,
+    pub actor_email: Option<&'a str>,
+    pub token_id: Option<&'a str>,
+    pub token_name: Option<&'a str>,
+    pub source_token_id: Option<&'a str>,
+    pub client_ip: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl Default for NewAuditEvent<'_> {
+    fn default() -> Self {
+        Self {
+            action: AuditAction::SignIn,
+            actor_member_id: None,
+            actor_email: None,
+            token_id: None,
+            token_name: None,
+            source_token_id: None,
+            client_ip: None,
+            detail: None,
+        }
+    }
+}
+
+/// A recorded event, as the audit log page shows it.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub occurred_at: i64,
+    pub action: AuditAction,
+    pub actor_email: Option<String>,
+    pub token_id: Option<String>,
+    pub token_name: Option<String>,
+    pub source_token_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Appends an event inside the caller's transaction.
+pub async fn record_event(
+    conn: &mut SqliteConnection,
+    event: &NewAuditEvent<'_>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_events
+            (occurred_at, action, actor_member_id, actor_email, token_id, token_name,
+             source_token_id, client_ip, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(now_ms())
+    .bind(event.action.as_str())
+    .bind(event.actor_member_id)
+    .bind(event.actor_email)
+    .bind(event.token_id)
+    .bind(event.token_name)
+    .bind(event.source_token_id)
+    .bind(event.client_ip.as_deref())
+    .bind(event.detail.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Records an event that is not part of a larger change (sign-in, sign-out).
+    pub async fn record_audit(&self, event: &NewAuditEvent<'_>) -> StoreResult<()> {
+        let mut conn = self.pool().acquire().await?;
+        record_event(&mut conn, event).await
+    }
+
+    /// One page of events, newest first, with the total count.
+    pub async fn list_audit_events(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<AuditEvent>, i64)> {
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
+            .fetch_one(self.pool())
+            .await?;
+        let rows = sqlx::query(
+            "SELECT id, occurred_at, action, actor_email, token_id, token_name,
+                    source_token_id, client_ip, detail
+             FROM audit_events
+             ORDER BY occurred_at DESC, id DESC
+             LIMIT $1 OFFSET $2",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(self.pool())
+        .await?;
+        let events = rows
+            .iter()
+            .map(|row| {
+                let action: String = row.try_get("action")?;
+                Ok(AuditEvent {
+                    id: row.try_get("id")?,
+                    occurred_at: row.try_get("occurred_at")?,
+                    action: AuditAction::parse(&action)
+                        .ok_or_else(|| StoreError::Corrupt(format!("audit action {action:?}")))?,
+                    actor_email: row.try_get("actor_email")?,
+                    token_id: row.try_get("token_id")?,
+                    token_name: row.try_get("token_name")?,
+                    source_token_id: row.try_get("source_token_id")?,
+                    client_ip: row.try_get("client_ip")?,
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((events, total))
+    }
+}

@@ -1,0 +1,115 @@
+//! Counting failures per client within a sliding window.
+//!
+//! Sign-in (and later API authentication) must refuse a client that failed
+//! too often *before* checking its next attempt, while successes never count.
+//! Rate-limiting crates such as `governor` consume a cell on every check and
+//! cannot look without consuming, so this small sliding-window log does the
+//! job instead.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Beyond this many tracked keys, stale ones are purged; if all are fresh the
+/// table is cleared rather than grow without bound under a flood of keys.
+const MAX_KEYS: usize = 100_000;
+
+#[derive(Debug)]
+pub struct FailureThrottle {
+    limit: usize,
+    window: Duration,
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl FailureThrottle {
+    /// Allows `limit` failures per key within `window`.
+    pub fn new(limit: usize, window: Duration) -> Self {
+        Self {
+            limit,
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// When `key` has used up its failures, how long until the oldest one
+    /// leaves the window (at least one second, for a readable message).
+    pub fn retry_after(&self, key: &str) -> Option<Duration> {
+        let now = Instant::now();
+        let mut failures = self.lock();
+        let log = failures.get_mut(key)?;
+        prune(log, now, self.window);
+        if log.len() < self.limit {
+            if log.is_empty() {
+                failures.remove(key);
+            }
+            return None;
+        }
+        let oldest = *log.front()?;
+        let wait = (oldest + self.window).saturating_duration_since(now);
+        Some(wait.max(Duration::from_secs(1)))
+    }
+
+    /// Counts one failure against `key`.
+    pub fn record_failure(&self, key: &str) {
+        let now = Instant::now();
+        let mut failures = self.lock();
+        if failures.len() >= MAX_KEYS && !failures.contains_key(key) {
+            failures.retain(|_, log| {
+                prune(log, now, self.window);
+                !log.is_empty()
+            });
+            if failures.len() >= MAX_KEYS {
+                tracing::warn!(keys = failures.len(), "failure throttle table full; clearing it");
+                failures.clear();
+            }
+        }
+        let log = failures.entry(key.to_string()).or_default();
+        prune(log, now, self.window);
+        log.push_back(now);
+        // Only the newest `limit` entries matter for the decision.
+        while log.len() > self.limit {
+            log.pop_front();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Instant>>> {
+        // A panic while holding the lock leaves only counters behind; keep going.
+        self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn prune(log: &mut VecDeque<Instant>, now: Instant, window: Duration) {
+    while log
+        .front()
+        .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+    {
+        log.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_after_limit_and_only_that_key() {
+        let throttle = FailureThrottle::new(3, Duration::from_secs(60));
+        for _ in 0..2 {
+            throttle.record_failure("a");
+            assert_eq!(throttle.retry_after("a"), None);
+        }
+        throttle.record_failure("a");
+        let wait = throttle.retry_after("a").expect("third failure blocks");
+        assert!(wait <= Duration::from_secs(60) && wait >= Duration::from_secs(59));
+        assert_eq!(throttle.retry_after("b"), None);
+    }
+
+    #[test]
+    fn window_passes_by_itself() {
+        let throttle = FailureThrottle::new(1, Duration::from_millis(30));
+        throttle.record_failure("a");
+        assert!(throttle.retry_after("a").is_some());
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(throttle.retry_after("a"), None);
+    }
+}

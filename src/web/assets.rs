@@ -1,0 +1,98 @@
+//! Static files compiled into the binary, served with long cache lifetimes
+//! under URLs that change whenever the content does.
+
+use std::sync::LazyLock;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use rust_embed::RustEmbed;
+use serde::Deserialize;
+
+use super::error::PageError;
+
+#[derive(RustEmbed)]
+#[folder = "$CARGO_MANIFEST_DIR/static"]
+struct StaticFiles;
+
+/// The vendored htmx, pinned: its version is part of its file name.
+pub const HTMX: &str = "vendor/htmx-2.0.11.min.js";
+
+/// Versioned URLs of the assets every page links.
+pub struct AssetUrls {
+    pub css: String,
+    pub app_js: String,
+    pub htmx: String,
+    pub icon: String,
+}
+
+pub fn urls() -> &'static AssetUrls {
+    static URLS: LazyLock<AssetUrls> = LazyLock::new(|| AssetUrls {
+        css: versioned_url("app.css"),
+        app_js: versioned_url("app.js"),
+        htmx: versioned_url(HTMX),
+        icon: versioned_url("icon.svg"),
+    });
+    &URLS
+}
+
+/// The first 12 hex digits of the file's SHA-256, or `None` when missing.
+fn content_version(path: &str) -> Option<String> {
+    let file = StaticFiles::get(path)?;
+    Some(crate::domain::ids::hex(&file.metadata.sha256_hash()[..6]))
+}
+
+fn versioned_url(path: &str) -> String {
+    match content_version(path) {
+        Some(v) => format!("/static/{path}?v={v}"),
+        None => {
+            tracing::error!(path, "static asset missing from the binary");
+            format!("/static/{path}")
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VersionQuery {
+    v: Option<String>,
+}
+
+pub async fn serve(
+    Path(path): Path<String>,
+    query: Result<Query<VersionQuery>, QueryRejection>,
+    request_headers: HeaderMap,
+) -> Response {
+    let Some(file) = StaticFiles::get(&path) else {
+        return PageError::NotFound.into_response();
+    };
+    let version = crate::domain::ids::hex(&file.metadata.sha256_hash()[..6]);
+    let etag = format!("\"{version}\"");
+    // Cache forever only under the URL that names this exact content.
+    let cache = match query.ok().and_then(|Query(q)| q.v) {
+        Some(v) if v == version => "public, max-age=31536000, immutable",
+        _ => "no-cache",
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
+    }
+    if request_headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag))
+    {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    let mime = file.metadata.mimetype();
+    let content_type = if mime.starts_with("text/") || mime.ends_with("javascript") {
+        format!("{mime}; charset=utf-8")
+    } else {
+        mime.to_string()
+    };
+    if let Ok(value) = HeaderValue::from_str(&content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    (headers, file.data.into_owned()).into_response()
+}
