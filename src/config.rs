@@ -45,7 +45,9 @@ impl Config {
     /// caller's listener, no demo data.
     pub fn for_database(database_url: impl Into<String>) -> Self {
         Self {
-            listen: DEFAULT_LISTEN.parse().expect("default listen address parses"),
+            listen: DEFAULT_LISTEN
+                .parse()
+                .expect("default listen address parses"),
             database_url: database_url.into(),
             secure_cookies: false,
             session_idle: time::Duration::minutes(i64::from(DEFAULT_SESSION_IDLE_MINUTES)),

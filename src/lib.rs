@@ -8,6 +8,7 @@ pub mod domain;
 pub mod seed;
 pub mod store;
 pub mod throttle;
+pub mod tokens;
 pub mod web;
 
 use std::future::Future;

@@ -10,15 +10,19 @@ use clap::{Args, Parser, Subcommand};
 use latchkey::config::{
     BootstrapOwner, Config, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DEFAULT_SESSION_IDLE_MINUTES,
 };
+use latchkey::domain::MemberRole;
 use latchkey::domain::email::normalize_email;
 use latchkey::domain::password::{hash_password, validate_new_password};
-use latchkey::domain::MemberRole;
 use latchkey::store::{Store, StoreError};
-use latchkey::{seed, App};
+use latchkey::{App, seed};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "latchkey", version, about = "Admin console and REST API for an organization's API access tokens")]
+#[command(
+    name = "latchkey",
+    version,
+    about = "Admin console and REST API for an organization's API access tokens"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -61,10 +65,19 @@ struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..=525_600))]
     session_idle_minutes: u32,
     /// Email of the first Owner, used only when no member exists yet.
-    #[arg(long, env = "LATCHKEY_BOOTSTRAP_EMAIL", requires = "bootstrap_password")]
+    #[arg(
+        long,
+        env = "LATCHKEY_BOOTSTRAP_EMAIL",
+        requires = "bootstrap_password"
+    )]
     bootstrap_email: Option<String>,
     /// Password of the first Owner (prefer the environment variable).
-    #[arg(long, env = "LATCHKEY_BOOTSTRAP_PASSWORD", hide_env_values = true, requires = "bootstrap_email")]
+    #[arg(
+        long,
+        env = "LATCHKEY_BOOTSTRAP_PASSWORD",
+        hide_env_values = true,
+        requires = "bootstrap_email"
+    )]
     bootstrap_password: Option<String>,
 }
 
@@ -102,7 +115,12 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve(args).await,
             Command::Member {
-                command: MemberCommand::Add { database, email, role },
+                command:
+                    MemberCommand::Add {
+                        database,
+                        email,
+                        role,
+                    },
             } => add_member(&database.url, &email, role).await,
         }
     });
@@ -145,12 +163,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// Tells a person where to sign in, and shows generated passwords this once.
 fn print_banner(addr: SocketAddr, seeded: &[seed::SeededMember]) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "\nLatchkey is running. Sign in at http://{addr}/login\n");
+    let _ = writeln!(
+        out,
+        "\nLatchkey is running. Sign in at http://{addr}/login\n"
+    );
     if seeded.iter().any(|m| m.password.is_some()) {
         let _ = writeln!(out, "These passwords are shown only this once:");
         for m in seeded {
             if let Some(password) = &m.password {
-                let _ = writeln!(out, "  {:<9}  {:<24}  {}", m.role.label(), m.email, password);
+                let _ = writeln!(
+                    out,
+                    "  {:<9}  {:<24}  {}",
+                    m.role.label(),
+                    m.email,
+                    password
+                );
             }
         }
         let _ = writeln!(out);
@@ -169,7 +196,12 @@ async fn add_member(database_url: &str, email: &str, role: MemberRole) -> anyhow
     store.close().await;
     match result {
         Ok(member) => {
-            println!("Added {} as {} (id {})", member.email, role.label(), member.id);
+            println!(
+                "Added {} as {} (id {})",
+                member.email,
+                role.label(),
+                member.id
+            );
             Ok(())
         }
         Err(StoreError::Conflict(message)) => Err(anyhow::anyhow!(message)),

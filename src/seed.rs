@@ -1,11 +1,14 @@
 //! Members that must exist before anyone can sign in: the bootstrap Owner,
 //! and the demo organization for `serve --demo`.
 
+use crate::clock::now_ms;
 use crate::config::BootstrapOwner;
 use crate::domain::email::normalize_email;
 use crate::domain::password::{hash_password, validate_new_password};
-use crate::domain::{random, MemberRole};
-use crate::store::Store;
+use crate::domain::secret::NewSecret;
+use crate::domain::token::{TokenKind, TokenRole};
+use crate::domain::{MemberRole, random};
+use crate::store::{AuditActor, Member, NewToken, Store, TokenFields};
 
 /// A member created by this start. `password` is set when it was generated
 /// here and must be shown once; an operator-supplied one is never echoed.
@@ -49,7 +52,7 @@ pub async fn first_members(
         None => ("owner@localhost".to_string(), random::base62(20), true),
     };
     let (email, password, generated) = owner;
-    store
+    let owner_member = store
         .create_member(&email, MemberRole::Owner, &hash_password(&password)?, None)
         .await?;
     out.push(SeededMember {
@@ -58,17 +61,199 @@ pub async fn first_members(
         password: generated.then_some(password),
     });
     if demo {
+        let mut members = vec![owner_member];
         for (role, email) in DEMO_MEMBERS.iter().skip(1) {
             let password = random::base62(20);
-            store
-                .create_member(email, *role, &hash_password(&password)?, None)
-                .await?;
+            members.push(
+                store
+                    .create_member(email, *role, &hash_password(&password)?, None)
+                    .await?,
+            );
             out.push(SeededMember {
                 role: *role,
                 email: email.to_string(),
                 password: Some(password),
             });
         }
+        demo_tokens(store, &members).await?;
     }
     Ok(out)
+}
+
+/// A dozen tokens of mixed roles, kinds and states, owned by the demo
+/// members (`members` in `DEMO_MEMBERS` order), so a newcomer sees a real page.
+async fn demo_tokens(store: &Store, members: &[Member]) -> anyhow::Result<()> {
+    use TokenKind::{Personal, Service};
+    use TokenRole::{Admin, Reader, Writer};
+    const DAY: i64 = 24 * 60 * 60 * 1000;
+    let now = now_ms();
+    // (member index, name, description, role, kind, API version, expires in days, last used days ago)
+    type Row = (
+        usize,
+        &'static str,
+        &'static str,
+        TokenRole,
+        TokenKind,
+        i64,
+        Option<i64>,
+        Option<i64>,
+    );
+    let plan: [Row; 12] = [
+        (
+            0,
+            "Terraform provider",
+            "Manages flags and environments as code",
+            Admin,
+            Service,
+            20240415,
+            None,
+            Some(0),
+        ),
+        (
+            0,
+            "Billing export",
+            "Nightly usage export to the finance warehouse",
+            Reader,
+            Personal,
+            20240415,
+            None,
+            Some(1),
+        ),
+        (
+            1,
+            "CI deploy pipeline",
+            "Toggles release flags during deploys",
+            Writer,
+            Service,
+            20240415,
+            None,
+            Some(0),
+        ),
+        (
+            1,
+            "Staging smoke tests",
+            "",
+            Reader,
+            Service,
+            20240415,
+            Some(30),
+            Some(2),
+        ),
+        (
+            1,
+            "Admin laptop CLI",
+            "ldcli on my work laptop",
+            Admin,
+            Personal,
+            20240415,
+            Some(90),
+            Some(5),
+        ),
+        (
+            1,
+            "Incident runbook bot",
+            "Kill switches from the on-call chat",
+            Admin,
+            Service,
+            20220603,
+            None,
+            None,
+        ),
+        (
+            2,
+            "Release notes script",
+            "",
+            Writer,
+            Personal,
+            20240415,
+            None,
+            Some(12),
+        ),
+        (
+            2,
+            "Flag cleanup job",
+            "Archives flags that have been off for 90 days",
+            Writer,
+            Personal,
+            20220603,
+            Some(-3),
+            Some(40),
+        ),
+        (
+            3,
+            "Dashboard sync",
+            "Reads flag states into the team dashboard",
+            Reader,
+            Personal,
+            20240415,
+            None,
+            Some(3),
+        ),
+        (
+            3,
+            "Analytics notebook",
+            "",
+            Reader,
+            Personal,
+            20210729,
+            None,
+            None,
+        ),
+        (
+            0,
+            "Mobile build signing",
+            "",
+            Writer,
+            Service,
+            20240415,
+            Some(7),
+            None,
+        ),
+        (
+            4,
+            "Old laptop",
+            "From before the role change",
+            Reader,
+            Personal,
+            20220603,
+            None,
+            Some(200),
+        ),
+    ];
+    let seeder = AuditActor {
+        member_id: None,
+        label: "Demo data".to_string(),
+        client_ip: None,
+    };
+    for (who, name, description, role, kind, api_version, expires_days, used_days) in plan {
+        let member = &members[who];
+        let secret = NewSecret::generate(kind);
+        // Straight to the store: demo data may include what a person could
+        // not create (an expired token, one owned by a No-access member).
+        let token = store
+            .create_token(
+                &NewToken {
+                    fields: TokenFields {
+                        name: name.to_string(),
+                        description: description.to_string(),
+                        role,
+                        api_version,
+                        expires_at: expires_days.map(|d| now + d * DAY),
+                    },
+                    kind,
+                    member_id: member.id.clone(),
+                    digest: secret.digest(),
+                    last_four: secret.last_four(),
+                },
+                &seeder,
+                None,
+            )
+            .await?;
+        if let Some(days) = used_days {
+            store
+                .record_token_use(&[(token.id, now - days * DAY - 17 * 60 * 1000)])
+                .await?;
+        }
+    }
+    Ok(())
 }

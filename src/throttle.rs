@@ -59,7 +59,10 @@ impl FailureThrottle {
                 !log.is_empty()
             });
             if failures.len() >= MAX_KEYS {
-                tracing::warn!(keys = failures.len(), "failure throttle table full; clearing it");
+                tracing::warn!(
+                    keys = failures.len(),
+                    "failure throttle table full; clearing it"
+                );
                 failures.clear();
             }
         }
@@ -74,7 +77,9 @@ impl FailureThrottle {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Instant>>> {
         // A panic while holding the lock leaves only counters behind; keep going.
-        self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -9,14 +9,24 @@ pub enum AuditAction {
     SignInFailed,
     SignOut,
     MemberCreated,
+    TokenCreated,
+    TokenCloned,
+    TokenUpdated,
+    TokenReset,
+    TokenDeleted,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 4] = [
+    pub const ALL: [AuditAction; 9] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
         AuditAction::MemberCreated,
+        AuditAction::TokenCreated,
+        AuditAction::TokenCloned,
+        AuditAction::TokenUpdated,
+        AuditAction::TokenReset,
+        AuditAction::TokenDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -25,6 +35,11 @@ impl AuditAction {
             AuditAction::SignInFailed => "sign_in_failed",
             AuditAction::SignOut => "sign_out",
             AuditAction::MemberCreated => "member_created",
+            AuditAction::TokenCreated => "token_created",
+            AuditAction::TokenCloned => "token_cloned",
+            AuditAction::TokenUpdated => "token_updated",
+            AuditAction::TokenReset => "token_reset",
+            AuditAction::TokenDeleted => "token_deleted",
         }
     }
 
@@ -35,6 +50,11 @@ impl AuditAction {
             AuditAction::SignInFailed => "Failed sign-in",
             AuditAction::SignOut => "Signed out",
             AuditAction::MemberCreated => "Member added",
+            AuditAction::TokenCreated => "Token created",
+            AuditAction::TokenCloned => "Token cloned",
+            AuditAction::TokenUpdated => "Token edited",
+            AuditAction::TokenReset => "Token reset",
+            AuditAction::TokenDeleted => "Token deleted",
         }
     }
 

@@ -17,10 +17,12 @@ pub fn is_valid_id(s: &str) -> bool {
 
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]
@@ -37,7 +39,13 @@ mod tests {
 
     #[test]
     fn refuses_malformed_ids() {
-        for bad in ["", "abc", "ZZZZZZZZZZZZZZZZZZZZZZZZ", "0123456789abcdef0123456789", "../../etc/passwd"] {
+        for bad in [
+            "",
+            "abc",
+            "ZZZZZZZZZZZZZZZZZZZZZZZZ",
+            "0123456789abcdef0123456789",
+            "../../etc/passwd",
+        ] {
             assert!(!is_valid_id(bad), "{bad:?}");
         }
     }

@@ -3,11 +3,14 @@
 
 pub mod audit;
 pub mod email;
-pub mod random;
 pub mod ids;
 pub mod password;
+pub mod policy;
+pub mod random;
 pub mod redirect;
 pub mod role;
+pub mod secret;
+pub mod token;
 
 pub use role::MemberRole;
 

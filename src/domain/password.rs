@@ -1,7 +1,7 @@
 //! Member passwords: Argon2id hashes in PHC string format.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
 use super::ValidationError;
 

@@ -24,7 +24,10 @@ mod tests {
 
     #[test]
     fn keeps_local_paths() {
-        assert_eq!(safe_local_path("/settings/audit?page=2"), Some("/settings/audit?page=2"));
+        assert_eq!(
+            safe_local_path("/settings/audit?page=2"),
+            Some("/settings/audit?page=2")
+        );
         assert_eq!(safe_local_path("/"), Some("/"));
     }
 

@@ -2,11 +2,11 @@
 
 use sqlx::Row;
 
-use super::{is_unique_violation, Store, StoreError, StoreResult};
+use super::{Store, StoreError, StoreResult, is_unique_violation};
 use crate::clock::now_ms;
 use crate::domain::audit::AuditAction;
-use crate::domain::{ids, MemberRole};
-use crate::store::audit::{record_event, NewAuditEvent};
+use crate::domain::{MemberRole, ids};
+use crate::store::audit::{NewAuditEvent, record_event};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
@@ -52,7 +52,7 @@ impl Store {
             role,
             created_at: now,
         };
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO members (id, email, role, password_hash, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $5)",

@@ -4,16 +4,18 @@
 
 pub mod audit;
 pub mod members;
+pub mod tokens;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::{AuditEvent, NewAuditEvent};
 pub use members::Member;
+pub use tokens::{AuditActor, NewToken, Token, TokenFields, TokenFilter};
 
 /// Errors a store operation reports to its callers.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +67,16 @@ impl Store {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// A transaction that holds the write lock from its first statement. A
+    /// deferred one that reads and then writes fails at once with
+    /// SQLITE_BUSY_SNAPSHOT when another writer got in between; this one
+    /// waits its turn (up to the busy timeout) and then sees fresh data.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// Closes every connection, so WAL contents reach the main file.

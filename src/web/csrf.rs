@@ -4,7 +4,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::http::{header, request::Parts, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
@@ -13,7 +13,7 @@ use tower_sessions::Session;
 
 use super::error::{ErrorPage, PageError};
 use super::limits::MAX_BODY_BYTES;
-use super::session::{sign_in_redirect, CSRF_TOKEN, MEMBER_ID};
+use super::session::{CSRF_TOKEN, MEMBER_ID, sign_in_redirect};
 
 pub const FORM_FIELD: &str = "csrf_token";
 pub const HEADER: &str = "x-csrf-token";
@@ -84,6 +84,14 @@ fn form_token(body: &Bytes) -> Option<String> {
 /// 403 for a stale or missing token: explains and offers a fresh copy of the
 /// page the form came from.
 fn stale_form_page(parts: &Parts) -> Response {
+    if parts.headers.contains_key("hx-request") {
+        return super::htmx::message_dialog(
+            StatusCode::FORBIDDEN,
+            "This page has expired",
+            "For your security, this page stopped accepting changes after you signed in or out \
+             elsewhere. Nothing was changed. Reload the page and try again.",
+        );
+    }
     let back = parts
         .headers
         .get(header::REFERER)
@@ -91,7 +99,15 @@ fn stale_form_page(parts: &Parts) -> Response {
         .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
         .and_then(|rest| rest.find('/').map(|i| rest[i..].to_string()))
         .and_then(|p| crate::domain::redirect::safe_local_path(&p).map(str::to_string))
-        .unwrap_or_else(|| parts.uri.path().to_string());
+        // Without a Referer, a page that can always be loaded: the form's own
+        // address may accept only POST.
+        .unwrap_or_else(|| {
+            if parts.uri.path() == "/login" {
+                "/login".to_string()
+            } else {
+                crate::domain::redirect::HOME.to_string()
+            }
+        });
     ErrorPage::new(
         "This form has expired",
         "For your security, forms stop working after you sign in or out elsewhere, or after a \

@@ -5,7 +5,7 @@ use std::any::Any;
 use std::time::Duration;
 
 use askama::Template;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::layout::Layout;
@@ -146,8 +146,10 @@ impl IntoResponse for PageError {
 pub fn too_many_requests(retry_after: Duration, message: String) -> Response {
     let mut res = ErrorPage::new("Too many requests", message)
         .into_response_with(StatusCode::TOO_MANY_REQUESTS);
-    res.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(retry_after.as_secs().max(1)),
+    );
     res
 }
 

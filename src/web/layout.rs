@@ -34,6 +34,17 @@ impl Layout {
         }
     }
 
+    /// A settings page for the signed-in member.
+    pub fn settings(title: impl Into<String>, signed_in: &super::session::SignedIn) -> Self {
+        Self {
+            title: title.into(),
+            csrf_token: signed_in.csrf_token.clone(),
+            member: Some(signed_in.member.clone()),
+            section: Section::Authorization,
+            flash: None,
+        }
+    }
+
     pub fn assets(&self) -> &'static AssetUrls {
         assets::urls()
     }
@@ -49,7 +60,6 @@ impl Layout {
     pub fn in_settings(&self) -> bool {
         self.section != Section::None
     }
-
 
     pub fn flash_text(&self) -> &str {
         self.flash.as_deref().unwrap_or("")

@@ -19,11 +19,13 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const DRAIN_LIMIT_BYTES: usize = 16 * 1024 * 1024;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Refuses bodies whose declared length is over the limit. Answering while the
-/// client is still sending and then closing the socket makes many clients
-/// report a reset instead of the status, so the body is drained first (up to
-/// a bound). Bodies without a length are capped by `DefaultBodyLimit`.
+/// Refuses bodies over the limit. Answering while the client is still
+/// sending and then closing the socket makes many clients report a reset
+/// instead of the status, so the rest of the body is drained first (up to a
+/// bound). A body without a declared length (chunked) is read here, up to the
+/// limit, so the same holds for it.
 pub async fn refuse_oversized_bodies(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -31,11 +33,30 @@ pub async fn refuse_oversized_bodies(req: Request, next: Next) -> Response {
         .and_then(|v| v.parse::<u64>().ok());
     match declared {
         Some(len) if len > MAX_BODY_BYTES as u64 => {
-            let is_api = req.uri().path().starts_with("/api/");
             drain(req.into_body()).await;
             too_large(is_api)
         }
-        _ => next.run(req).await,
+        Some(_) => next.run(req).await,
+        None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
+            let (parts, mut body) = req.into_parts();
+            let mut buffered = Vec::new();
+            while let Some(frame) = body.frame().await {
+                let Ok(frame) = frame else {
+                    return PageError::BadRequest("The request body could not be read.".into())
+                        .into_response();
+                };
+                if let Some(data) = frame.data_ref() {
+                    buffered.extend_from_slice(data);
+                    if buffered.len() > MAX_BODY_BYTES {
+                        drain(body).await;
+                        return too_large(is_api);
+                    }
+                }
+            }
+            next.run(Request::from_parts(parts, Body::from(buffered)))
+                .await
+        }
+        None => next.run(req).await,
     }
 }
 
@@ -63,11 +84,7 @@ fn too_large(is_api: bool) -> Response {
             "code": "request_too_large",
             "message": format!("Request bodies are limited to {} KiB", MAX_BODY_BYTES / 1024),
         });
-        (
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            axum::Json(body),
-        )
-            .into_response()
+        (axum::http::StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
     } else {
         PageError::PayloadTooLarge.into_response()
     }

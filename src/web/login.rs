@@ -4,7 +4,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -13,13 +13,13 @@ use super::client_ip::ClientIp;
 use super::error::PageError;
 use super::form::WebForm;
 use super::layout::Layout;
-use super::session::{csrf_token, new_csrf_token, CSRF_TOKEN, MEMBER_ID};
-use crate::domain::audit::AuditAction;
-use crate::domain::email::{normalize_email, MAX_EMAIL_LEN};
-use crate::domain::password::{dummy_hash, verify_password};
-use crate::domain::redirect::{safe_local_path, HOME};
-use crate::store::NewAuditEvent;
+use super::session::{CSRF_TOKEN, MEMBER_ID, csrf_token, new_csrf_token};
 use crate::AppState;
+use crate::domain::audit::AuditAction;
+use crate::domain::email::{MAX_EMAIL_LEN, normalize_email};
+use crate::domain::password::{dummy_hash, verify_password};
+use crate::domain::redirect::{HOME, safe_local_path};
+use crate::store::NewAuditEvent;
 
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
 
@@ -53,10 +53,10 @@ pub async fn show(
         .unwrap_or(HOME)
         .to_string();
     // Already signed in (and still a member): go straight on.
-    if let Some(id) = session.get::<String>(MEMBER_ID).await? {
-        if state.store.find_member(&id).await?.is_some() {
-            return Ok(Redirect::to(&next).into_response());
-        }
+    if let Some(id) = session.get::<String>(MEMBER_ID).await?
+        && state.store.find_member(&id).await?.is_some()
+    {
+        return Ok(Redirect::to(&next).into_response());
     }
     let notice = query
         .and_then(|q| q.signed_out)

@@ -4,19 +4,23 @@ pub mod assets;
 pub mod client_ip;
 pub mod csrf;
 pub mod error;
+pub mod flash;
 pub mod form;
+pub mod format;
+pub mod htmx;
 pub mod layout;
 pub mod limits;
 pub mod login;
 pub mod security;
 pub mod session;
 pub mod settings;
+pub mod tokens;
 
+use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::response::Redirect;
 use axum::routing::{get, post};
-use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::csrf::CsrfLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -25,8 +29,8 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
 use tracing::Level;
 
-use crate::domain::redirect::HOME;
 use crate::AppState;
+use crate::domain::redirect::HOME;
 
 /// The session cookie's name; `__Host-` is not used because local plain-HTTP
 /// use must work.
@@ -48,8 +52,8 @@ pub fn router(state: AppState, sessions: SqliteStore) -> Router {
         .route("/", get(|| async { Redirect::to(HOME) }))
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(login::sign_out))
-        .route("/settings/authorization", get(settings::authorization))
         .route("/settings/audit", get(settings::audit_log))
+        .merge(tokens::routes())
         .route_layer(middleware::from_fn(csrf::verify_token))
         .route_layer(CsrfLayer::new().with_rejection_response(csrf::cross_origin_rejected))
         .layer(session_layer);

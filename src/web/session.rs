@@ -3,15 +3,15 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::error::PageError;
-use crate::domain::random;
-use crate::domain::redirect::{safe_local_path, HOME};
-use crate::store::Member;
 use crate::AppState;
+use crate::domain::random;
+use crate::domain::redirect::{HOME, safe_local_path};
+use crate::store::Member;
 
 /// Session keys. The session holds ids and tokens only, never secrets.
 pub const MEMBER_ID: &str = "member_id";

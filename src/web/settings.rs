@@ -1,4 +1,5 @@
-//! Organization settings: the Authorization page and the audit log.
+//! Organization settings: the audit log. (The Authorization page lives in
+//! `web::tokens`.)
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -11,9 +12,9 @@ use serde::Deserialize;
 use super::error::PageError;
 use super::layout::{Layout, Section};
 use super::session::SignedIn;
+use crate::AppState;
 use crate::clock;
 use crate::store::AuditEvent;
-use crate::AppState;
 
 fn settings_layout(title: &str, signed_in: &SignedIn, section: Section) -> Layout {
     Layout {
@@ -22,18 +23,6 @@ fn settings_layout(title: &str, signed_in: &SignedIn, section: Section) -> Layou
         member: Some(signed_in.member.clone()),
         section,
         flash: None,
-    }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "authorization.html")]
-pub struct AuthorizationPage {
-    pub layout: Layout,
-}
-
-pub async fn authorization(signed_in: SignedIn) -> AuthorizationPage {
-    AuthorizationPage {
-        layout: settings_layout("Authorization", &signed_in, Section::Authorization),
     }
 }
 
@@ -64,7 +53,8 @@ impl From<AuditEvent> for AuditRow {
             time_iso,
             time_text,
             action: e.action.label(),
-            actor: e.actor_email.unwrap_or_else(|| "Unknown".to_string()),
+            // No actor: the command line or the server itself did it.
+            actor: e.actor_email.unwrap_or_else(|| "System".to_string()),
             token: e.token_name.unwrap_or_default(),
             detail: e.detail.unwrap_or_default(),
             client_ip: e.client_ip.unwrap_or_default(),
@@ -78,9 +68,8 @@ fn format_iso(t: time::OffsetDateTime) -> String {
 }
 
 fn format_readable(t: time::OffsetDateTime) -> String {
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
-    );
+    let fmt =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
     t.format(&fmt).unwrap_or_default()
 }
 

@@ -1,1 +1,13 @@
+//! Integration tests: each test starts the real application over HTTP on
+//! `127.0.0.1:0` with a fresh SQLite database and talks to it like a browser
+//! (or a hostile client) would.
 
+mod assets;
+mod audit;
+mod bad_input;
+mod helpers;
+mod html;
+mod security;
+mod sessions;
+mod sign_in;
+mod throttle;

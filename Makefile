@@ -1,0 +1,64 @@
+# Latchkey's build, test and benchmark entry points.
+# `make test` is what CI runs on a clean clone: it installs what the tests need
+# when it is missing, then runs every check.
+
+SHELL := /bin/bash
+E2E_DIR := tests/e2e
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: test deps chromium e2e-deps fmt-check clippy rust-test e2e build release run screenshots clean
+
+test: deps fmt-check clippy rust-test e2e
+
+deps: chromium e2e-deps
+
+# Debian's Chromium is the browser; nothing may download one.
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ] || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium and chromium-driver"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "Chromium is missing: run 'sudo apt-get install chromium chromium-driver'" >&2; exit 1; \
+	  fi; \
+	fi
+
+# npm ci when node_modules is missing or older than the lock file.
+e2e-deps:
+	@if [ ! -d $(E2E_DIR)/node_modules ] || [ $(E2E_DIR)/package-lock.json -nt $(E2E_DIR)/node_modules ]; then \
+	  cd $(E2E_DIR) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund && touch node_modules; \
+	fi
+
+fmt-check:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --all-targets --locked -- -D warnings
+
+rust-test:
+	cargo test --locked
+
+build:
+	cargo build --locked
+
+e2e: build
+	cd $(E2E_DIR) && CI=$${CI:-} npx playwright test
+
+release:
+	cargo build --release --locked
+
+run:
+	cargo run --release -- serve --demo
+
+# Screenshots of the pages, wide and narrow, light and dark, into ./screenshots.
+screenshots: build e2e-deps
+	@mkdir -p screenshots
+	@set -e; port=18097; \
+	E2E_PORT=$$port E2E_PASSWORD=correct-horse-battery-staple bash $(E2E_DIR)/start-server.sh > screenshots/server.log 2>&1 & pid=$$!; \
+	trap "kill $$pid 2>/dev/null" EXIT; \
+	for i in $$(seq 50); do curl -sf http://127.0.0.1:$$port/healthz >/dev/null && break; sleep 0.2; done; \
+	cd $(E2E_DIR) && BASE=http://127.0.0.1:$$port EMAIL=owner@e2e.test PASSWORD=correct-horse-battery-staple node tools/screenshots.mjs ../../screenshots
+
+clean:
+	cargo clean
+	rm -rf $(E2E_DIR)/node_modules $(E2E_DIR)/test-results screenshots

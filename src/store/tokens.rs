@@ -1,0 +1,439 @@
+//! Access tokens and their secret digests.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+
+use super::audit::{NewAuditEvent, record_event};
+use super::{Store, StoreError, StoreResult};
+use crate::clock::now_ms;
+use crate::domain::audit::AuditAction;
+use crate::domain::policy::TokenFacts;
+use crate::domain::token::{TokenKind, TokenRole};
+use crate::domain::{MemberRole, ids};
+
+/// A token as stored, with its member's email and current role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub role: TokenRole,
+    pub kind: TokenKind,
+    pub member_id: String,
+    pub member_email: String,
+    pub member_role: MemberRole,
+    pub api_version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub last_four: String,
+    pub version: i64,
+}
+
+impl Token {
+    pub fn facts(&self) -> TokenFacts<'_> {
+        TokenFacts {
+            kind: self.kind,
+            role: self.role,
+            member_id: &self.member_id,
+        }
+    }
+
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        self.expires_at.is_some_and(|t| t <= now_ms)
+    }
+}
+
+/// Who did something, for the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditActor {
+    pub member_id: Option<String>,
+    pub label: String,
+    pub client_ip: Option<String>,
+}
+
+/// The fields of a token that its creator or editor chooses.
+#[derive(Debug, Clone)]
+pub struct TokenFields {
+    pub name: String,
+    pub description: String,
+    pub role: TokenRole,
+    pub api_version: i64,
+    pub expires_at: Option<i64>,
+}
+
+/// A new token's row, validated by the caller.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub fields: TokenFields,
+    pub kind: TokenKind,
+    pub member_id: String,
+    pub digest: String,
+    pub last_four: String,
+}
+
+/// Which tokens a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct TokenFilter {
+    /// `Some(id)`: that member's personal tokens and every service token.
+    /// `None`: everything (Admins' "All members' tokens").
+    pub member_scope: Option<String>,
+    pub name_contains: Option<String>,
+    pub role: Option<TokenRole>,
+    pub kind: Option<TokenKind>,
+}
+
+const TOKEN_COLUMNS: &str = "t.id, t.name, t.description, t.role, t.kind, t.member_id, \
+     m.email AS member_email, m.role AS member_role, t.api_version, t.created_at, \
+     t.updated_at, t.last_used_at, t.expires_at, t.last_four, t.version";
+
+fn token_from_row(row: &SqliteRow) -> StoreResult<Token> {
+    let role: String = row.try_get("role")?;
+    let kind: String = row.try_get("kind")?;
+    let member_role: String = row.try_get("member_role")?;
+    Ok(Token {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        role: role
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("token role {role:?}")))?,
+        kind: TokenKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("token kind {kind:?}")))?,
+        member_id: row.try_get("member_id")?,
+        member_email: row.try_get("member_email")?,
+        member_role: member_role
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("member role {member_role:?}")))?,
+        api_version: row.try_get("api_version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        expires_at: row.try_get("expires_at")?,
+        last_four: row.try_get("last_four")?,
+        version: row.try_get("version")?,
+    })
+}
+
+/// Escapes LIKE wildcards so a search for `50%` finds exactly that.
+fn like_pattern(needle: &str) -> String {
+    let mut out = String::with_capacity(needle.len() + 2);
+    out.push('%');
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, filter: &TokenFilter) {
+    qb.push(" WHERE 1 = 1");
+    if let Some(member_id) = &filter.member_scope {
+        qb.push(" AND (t.kind = 'service' OR t.member_id = ")
+            .push_bind(member_id.clone())
+            .push(")");
+    }
+    if let Some(needle) = filter.name_contains.as_deref().filter(|n| !n.is_empty()) {
+        qb.push(" AND t.name_search LIKE ")
+            .push_bind(like_pattern(needle))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(role) = filter.role {
+        qb.push(" AND t.role = ").push_bind(role.as_str());
+    }
+    if let Some(kind) = filter.kind {
+        qb.push(" AND t.kind = ").push_bind(kind.as_str());
+    }
+}
+
+async fn fetch_token(conn: &mut SqliteConnection, id: &str) -> StoreResult<Option<Token>> {
+    let sql = format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN members m ON m.id = t.member_id WHERE t.id = $1"
+    );
+    sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(token_from_row)
+        .transpose()
+}
+
+async fn insert_token(conn: &mut SqliteConnection, new: &NewToken) -> StoreResult<String> {
+    let id = ids::new_id();
+    let now = now_ms();
+    let f = &new.fields;
+    sqlx::query(
+        "INSERT INTO tokens (id, name, name_search, description, role, kind, member_id,
+                             api_version, created_at, updated_at, expires_at, last_four)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)",
+    )
+    .bind(&id)
+    .bind(&f.name)
+    .bind(f.name.to_lowercase())
+    .bind(&f.description)
+    .bind(f.role.as_str())
+    .bind(new.kind.as_str())
+    .bind(&new.member_id)
+    .bind(f.api_version)
+    .bind(now)
+    .bind(f.expires_at)
+    .bind(&new.last_four)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO token_secrets (digest, token_id, valid_until, created_at)
+         VALUES ($1, $2, NULL, $3)",
+    )
+    .bind(&new.digest)
+    .bind(&id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+fn audit_event<'a>(
+    action: AuditAction,
+    actor: &'a AuditActor,
+    token_id: &'a str,
+    token_name: &'a str,
+) -> NewAuditEvent<'a> {
+    NewAuditEvent {
+        action,
+        actor_member_id: actor.member_id.as_deref(),
+        actor_email: Some(&actor.label),
+        token_id: Some(token_id),
+        token_name: Some(token_name),
+        client_ip: actor.client_ip.clone(),
+        ..NewAuditEvent::default()
+    }
+}
+
+impl Store {
+    pub async fn find_token(&self, id: &str) -> StoreResult<Option<Token>> {
+        let mut conn = self.pool().acquire().await?;
+        fetch_token(&mut conn, id).await
+    }
+
+    /// One page of tokens ordered by name, with the number that match.
+    pub async fn list_tokens(
+        &self,
+        filter: &TokenFilter,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<Token>, i64)> {
+        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM tokens t");
+        push_filter(&mut count, filter);
+        let total: i64 = count.build_query_scalar().fetch_one(self.pool()).await?;
+
+        let mut select = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN members m ON m.id = t.member_id"
+        ));
+        push_filter(&mut select, filter);
+        select
+            .push(" ORDER BY t.name_search, t.created_at, t.id LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset);
+        let rows = select.build().fetch_all(self.pool()).await?;
+        let tokens = rows
+            .iter()
+            .map(token_from_row)
+            .collect::<StoreResult<_>>()?;
+        Ok((tokens, total))
+    }
+
+    /// Stores a new token and its secret's digest, audited as `action`
+    /// (created or cloned, with the source for clones).
+    pub async fn create_token(
+        &self,
+        new: &NewToken,
+        actor: &AuditActor,
+        cloned_from: Option<&str>,
+    ) -> StoreResult<Token> {
+        let mut tx = self.begin_write().await?;
+        let id = insert_token(&mut tx, new).await?;
+        let action = if cloned_from.is_some() {
+            AuditAction::TokenCloned
+        } else {
+            AuditAction::TokenCreated
+        };
+        let mut event = audit_event(action, actor, &id, &new.fields.name);
+        event.source_token_id = cloned_from;
+        event.detail = Some(format!(
+            "{} {} token",
+            new.fields.role.label(),
+            new.kind.as_str()
+        ));
+        record_event(&mut tx, &event).await?;
+        let token = fetch_token(&mut tx, &id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// Replaces the editable fields if the token is still at
+    /// `expected_version`: `NotFound` when it is gone, `Conflict` when someone
+    /// else changed it first.
+    pub async fn update_token(
+        &self,
+        id: &str,
+        expected_version: i64,
+        fields: &TokenFields,
+        changed: &[&str],
+        actor: &AuditActor,
+    ) -> StoreResult<Token> {
+        let mut tx = self.begin_write().await?;
+        let result = sqlx::query(
+            "UPDATE tokens SET name = $1, name_search = $2, description = $3, role = $4,
+                    api_version = $5, expires_at = $6, updated_at = $7, version = version + 1
+             WHERE id = $8 AND version = $9",
+        )
+        .bind(&fields.name)
+        .bind(fields.name.to_lowercase())
+        .bind(&fields.description)
+        .bind(fields.role.as_str())
+        .bind(fields.api_version)
+        .bind(fields.expires_at)
+        .bind(now_ms())
+        .bind(id)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if result.rows_affected() == 0 {
+            return match fetch_token(&mut tx, id).await? {
+                Some(_) => Err(StoreError::Conflict(
+                    "The token was changed by someone else; reload and try again".to_string(),
+                )),
+                None => Err(StoreError::NotFound),
+            };
+        }
+        let mut event = audit_event(AuditAction::TokenUpdated, actor, id, &fields.name);
+        event.detail = (!changed.is_empty()).then(|| format!("Changed {}", changed.join(", ")));
+        record_event(&mut tx, &event).await?;
+        let token = fetch_token(&mut tx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// Gives the token a new secret. The current one keeps working until
+    /// `old_valid_until` (dropped at once when that is `None` or past).
+    pub async fn reset_token_secret(
+        &self,
+        id: &str,
+        digest: &str,
+        last_four: &str,
+        old_valid_until: Option<i64>,
+        actor: &AuditActor,
+    ) -> StoreResult<Token> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let current = fetch_token(&mut tx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        match old_valid_until.filter(|t| *t > now) {
+            // Older secrets already in a grace period keep their own end;
+            // the current one gets the new grace, never a longer one.
+            Some(until) => {
+                sqlx::query(
+                    "UPDATE token_secrets SET valid_until = $1
+                     WHERE token_id = $2 AND valid_until IS NULL",
+                )
+                .bind(until)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM token_secrets WHERE token_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        sqlx::query(
+            "INSERT INTO token_secrets (digest, token_id, valid_until, created_at)
+             VALUES ($1, $2, NULL, $3)",
+        )
+        .bind(digest)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE tokens SET last_four = $1, updated_at = $2, version = version + 1 WHERE id = $3",
+        )
+        .bind(last_four)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let mut event = audit_event(AuditAction::TokenReset, actor, id, &current.name);
+        event.detail = Some(match old_valid_until.filter(|t| *t > now) {
+            Some(until) => format!("Old secret works until {}", crate::clock::format_utc(until)),
+            None => "Old secret stopped working immediately".to_string(),
+        });
+        record_event(&mut tx, &event).await?;
+        let token = fetch_token(&mut tx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// Deletes the token and every secret of it. Exactly one of several
+    /// concurrent deletes succeeds; the others get `NotFound`.
+    pub async fn delete_token(&self, id: &str, actor: &AuditActor) -> StoreResult<Token> {
+        let mut tx = self.begin_write().await?;
+        let token = fetch_token(&mut tx, id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        sqlx::query("DELETE FROM token_secrets WHERE token_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query("DELETE FROM tokens WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let event = audit_event(AuditAction::TokenDeleted, actor, id, &token.name);
+        record_event(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+}
+
+impl Store {
+    /// Records that tokens were used, each at its given time; a later time
+    /// already stored wins (batches may arrive out of order).
+    pub async fn record_token_use(&self, uses: &[(String, i64)]) -> StoreResult<()> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for (id, at) in uses {
+            sqlx::query(
+                "UPDATE tokens SET last_used_at =
+                    CASE WHEN last_used_at IS NULL OR last_used_at < $1 THEN $1 ELSE last_used_at END
+                 WHERE id = $2",
+            )
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

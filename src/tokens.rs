@@ -1,0 +1,345 @@
+//! The token lifecycle: the one implementation of create, clone, edit,
+//! reset, delete, get and list that the pages and the API both call. Each
+//! operation checks the rules in `domain`, then changes the store (with its
+//! audit event in the same transaction).
+
+use crate::clock::now_ms;
+use crate::domain::policy::{self, Actor, Denied};
+use crate::domain::secret::NewSecret;
+use crate::domain::token::{
+    TokenKind, TokenRole, clone_name, validate_api_version, validate_description, validate_expiry,
+    validate_name,
+};
+use crate::domain::{ValidationError, ids};
+use crate::store::{
+    AuditActor, Member, NewToken, Store, StoreError, Token, TokenFields, TokenFilter,
+};
+
+/// The signed-in member (or the member behind an API token) doing something.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    pub member: &'a Member,
+    pub client_ip: &'a str,
+}
+
+impl Caller<'_> {
+    fn actor(&self) -> Actor<'_> {
+        Actor {
+            member_id: &self.member.id,
+            role: self.member.role,
+        }
+    }
+
+    fn audit(&self) -> AuditActor {
+        AuditActor {
+            member_id: Some(self.member.id.clone()),
+            label: self.member.email.clone(),
+            client_ip: Some(self.client_ip.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Unknown, malformed, or not visible to the caller (indistinguishable on
+    /// purpose: ids of other members' tokens are not confirmed).
+    #[error("token not found")]
+    NotFound,
+    #[error("{0}")]
+    Forbidden(String),
+    /// One message per offending field; nothing was stored.
+    #[error("invalid input")]
+    Invalid(Vec<ValidationError>),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+impl From<StoreError> for TokenError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => TokenError::NotFound,
+            StoreError::Conflict(message) => TokenError::Conflict(message),
+            other => TokenError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<Denied> for TokenError {
+    fn from(d: Denied) -> Self {
+        TokenError::Forbidden(d.0)
+    }
+}
+
+pub type TokenResult<T> = Result<T, TokenError>;
+
+/// A token together with its secret, which the caller shows exactly once.
+pub struct Issued {
+    pub token: Token,
+    pub secret: String,
+}
+
+/// What a member asks for when creating a token (raw text is validated here).
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    pub name: String,
+    pub description: String,
+    pub role: TokenRole,
+    pub kind: TokenKind,
+    pub api_version: i64,
+    pub expires_at: Option<i64>,
+}
+
+/// The editable fields as the editor wants them to be.
+#[derive(Debug, Clone)]
+pub struct EditRequest {
+    pub name: String,
+    pub description: String,
+    pub role: TokenRole,
+    pub api_version: i64,
+    pub expires_at: Option<i64>,
+}
+
+/// Checks every field and reports all problems at once.
+fn validate_fields(
+    name: &str,
+    description: &str,
+    api_version: i64,
+    expires_at: Option<i64>,
+    current_expiry: Option<Option<i64>>,
+) -> TokenResult<(String, String)> {
+    let mut errors = Vec::new();
+    let name = validate_name(name).map_err(|e| errors.push(e)).ok();
+    let description = validate_description(description)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let _ = validate_api_version(api_version).map_err(|e| errors.push(e));
+    // An unchanged expiry is fine even if it has passed since.
+    if current_expiry != Some(expires_at) {
+        let _ = validate_expiry(expires_at, now_ms()).map_err(|e| errors.push(e));
+    }
+    match (name, description) {
+        (Some(name), Some(description)) if errors.is_empty() => Ok((name, description)),
+        _ => Err(TokenError::Invalid(errors)),
+    }
+}
+
+/// Loads a token the caller may see.
+pub async fn get(store: &Store, caller: Caller<'_>, id: &str) -> TokenResult<Token> {
+    if !ids::is_valid_id(id) {
+        return Err(TokenError::NotFound);
+    }
+    let token = store.find_token(id).await?.ok_or(TokenError::NotFound)?;
+    if !policy::can_view(caller.actor(), token.facts()) {
+        return Err(TokenError::NotFound);
+    }
+    Ok(token)
+}
+
+/// Which tokens to list, before the caller's visibility is applied.
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
+    /// All members' tokens; honoured for Admins and Owners only.
+    pub all_members: bool,
+    pub name_contains: Option<String>,
+    pub role: Option<TokenRole>,
+    pub kind: Option<TokenKind>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub async fn list(
+    store: &Store,
+    caller: Caller<'_>,
+    request: &ListRequest,
+) -> TokenResult<(Vec<Token>, i64)> {
+    let all = request.all_members && caller.member.role.is_admin();
+    let filter = TokenFilter {
+        member_scope: (!all).then(|| caller.member.id.clone()),
+        name_contains: request.name_contains.clone(),
+        role: request.role,
+        kind: request.kind,
+    };
+    Ok(store
+        .list_tokens(&filter, request.limit, request.offset)
+        .await?)
+}
+
+pub async fn create(
+    store: &Store,
+    caller: Caller<'_>,
+    request: CreateRequest,
+) -> TokenResult<Issued> {
+    policy::can_create(caller.actor(), request.kind, request.role)?;
+    let (name, description) = validate_fields(
+        &request.name,
+        &request.description,
+        request.api_version,
+        request.expires_at,
+        None,
+    )?;
+    let secret = NewSecret::generate(request.kind);
+    let new = NewToken {
+        fields: TokenFields {
+            name,
+            description,
+            role: request.role,
+            api_version: request.api_version,
+            expires_at: request.expires_at,
+        },
+        kind: request.kind,
+        member_id: caller.member.id.clone(),
+        digest: secret.digest(),
+        last_four: secret.last_four(),
+    };
+    let token = store.create_token(&new, &caller.audit(), None).await?;
+    Ok(Issued {
+        token,
+        secret: secret.into_exposed(),
+    })
+}
+
+/// A new token with the source's role, kind, description, API version and
+/// expiry, named `<name> (copy)`, owned by the caller, with a fresh secret.
+pub async fn clone(store: &Store, caller: Caller<'_>, source_id: &str) -> TokenResult<Issued> {
+    let source = get(store, caller, source_id).await?;
+    policy::can_clone(caller.actor(), source.facts())?;
+    // An expiry that has passed is not copied: the clone would be born dead.
+    let expires_at = source.expires_at.filter(|t| *t > now_ms());
+    let secret = NewSecret::generate(source.kind);
+    let new = NewToken {
+        fields: TokenFields {
+            name: clone_name(&source.name),
+            description: source.description.clone(),
+            role: source.role,
+            api_version: source.api_version,
+            expires_at,
+        },
+        kind: source.kind,
+        member_id: caller.member.id.clone(),
+        digest: secret.digest(),
+        last_four: secret.last_four(),
+    };
+    let token = store
+        .create_token(&new, &caller.audit(), Some(&source.id))
+        .await?;
+    Ok(Issued {
+        token,
+        secret: secret.into_exposed(),
+    })
+}
+
+/// A new secret; the old one keeps working until `old_valid_until` (Unix ms),
+/// or stops at once when that is `None` or not in the future.
+pub async fn reset(
+    store: &Store,
+    caller: Caller<'_>,
+    id: &str,
+    old_valid_until: Option<i64>,
+) -> TokenResult<Issued> {
+    let token = get(store, caller, id).await?;
+    policy::can_reset(caller.actor(), token.facts())?;
+    let secret = NewSecret::generate(token.kind);
+    let token = store
+        .reset_token_secret(
+            &token.id,
+            &secret.digest(),
+            &secret.last_four(),
+            old_valid_until,
+            &caller.audit(),
+        )
+        .await?;
+    Ok(Issued {
+        token,
+        secret: secret.into_exposed(),
+    })
+}
+
+/// Applies an edit. With `expected_version`, a token changed since the
+/// caller read it is a conflict rather than silently overwritten.
+pub async fn edit(
+    store: &Store,
+    caller: Caller<'_>,
+    id: &str,
+    request: EditRequest,
+    expected_version: Option<i64>,
+) -> TokenResult<Token> {
+    let token = get(store, caller, id).await?;
+    policy::can_manage(caller.actor(), token.facts())?;
+    policy::can_change_role(caller.actor(), token.facts(), request.role)?;
+    let (name, description) = validate_fields(
+        &request.name,
+        &request.description,
+        request.api_version,
+        request.expires_at,
+        Some(token.expires_at),
+    )?;
+    let fields = TokenFields {
+        name,
+        description,
+        role: request.role,
+        api_version: request.api_version,
+        expires_at: request.expires_at,
+    };
+    let mut changed = Vec::new();
+    if fields.name != token.name {
+        changed.push("name");
+    }
+    if fields.description != token.description {
+        changed.push("description");
+    }
+    if fields.role != token.role {
+        changed.push("role");
+    }
+    if fields.api_version != token.api_version {
+        changed.push("API version");
+    }
+    if fields.expires_at != token.expires_at {
+        changed.push("expiry");
+    }
+    if changed.is_empty() {
+        return Ok(token);
+    }
+    if expected_version.is_some_and(|v| v != token.version) {
+        return Err(TokenError::Conflict(
+            "The token was changed by someone else; reload and try again".to_string(),
+        ));
+    }
+    Ok(store
+        .update_token(
+            &token.id,
+            expected_version.unwrap_or(token.version),
+            &fields,
+            &changed,
+            &caller.audit(),
+        )
+        .await?)
+}
+
+/// Deletes a token; every later request with its secret gets 401.
+pub async fn delete(store: &Store, caller: Caller<'_>, id: &str) -> TokenResult<Token> {
+    let token = get(store, caller, id).await?;
+    policy::can_manage(caller.actor(), token.facts())?;
+    Ok(store.delete_token(&token.id, &caller.audit()).await?)
+}
+
+/// What the caller may do with a token, for showing only usable menu items.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Allowed {
+    pub edit: bool,
+    pub clone: bool,
+    pub reset: bool,
+    pub delete: bool,
+}
+
+pub fn allowed(caller: Caller<'_>, token: &Token) -> Allowed {
+    let actor = caller.actor();
+    let manage = policy::can_manage(actor, token.facts()).is_ok();
+    Allowed {
+        edit: manage,
+        clone: policy::can_clone(actor, token.facts()).is_ok(),
+        reset: policy::can_reset(actor, token.facts()).is_ok(),
+        delete: manage,
+    }
+}

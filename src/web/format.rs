@@ -1,0 +1,101 @@
+//! How pages write numbers and moments.
+
+use crate::clock;
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `Nov 29, 2026`.
+pub fn date(ms: i64) -> String {
+    let fmt = time::macros::format_description!("[month repr:short] [day padding:none], [year]");
+    clock::from_ms(ms)
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
+/// "just now", "5 minutes ago", "in 3 days"…; past a month, the date.
+pub fn relative(ms: i64, now_ms: i64) -> String {
+    let delta = now_ms - ms;
+    let (future, secs) = if delta < 0 {
+        (true, (-delta) / 1000)
+    } else {
+        (false, delta / 1000)
+    };
+    let (n, unit) = match secs {
+        0..=59 => return "just now".to_string(),
+        60..=3599 => (secs / 60, "minute"),
+        3600..=86_399 => (secs / 3600, "hour"),
+        86_400..=2_591_999 => (secs / 86_400, "day"),
+        _ => return date(ms),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if future {
+        format!("in {n} {unit}{plural}")
+    } else {
+        format!("{n} {unit}{plural} ago")
+    }
+}
+
+/// The value of a `datetime-local` input for a UTC moment.
+pub fn datetime_local(ms: i64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    clock::from_ms(ms)
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
+/// Parses a `datetime-local` value (`2027-01-31T17:00`, seconds optional)
+/// as UTC.
+pub fn parse_datetime_local(value: &str) -> Option<i64> {
+    let value = value.trim();
+    let with_secs =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    let without = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let parsed = time::PrimitiveDateTime::parse(value, &with_secs)
+        .or_else(|_| time::PrimitiveDateTime::parse(value, &without))
+        .ok()?;
+    Some(clock::to_ms(parsed.assume_utc()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_thousands() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1234), "1,234");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn relative_times() {
+        let now = 1_800_000_000_000;
+        assert_eq!(relative(now - 5_000, now), "just now");
+        assert_eq!(relative(now - 60_000, now), "1 minute ago");
+        assert_eq!(relative(now - 3 * 3_600_000, now), "3 hours ago");
+        assert_eq!(relative(now + 2 * 86_400_000, now), "in 2 days");
+    }
+
+    #[test]
+    fn datetime_local_round_trip() {
+        let ms = parse_datetime_local("2027-01-31T17:05").unwrap();
+        assert_eq!(datetime_local(ms), "2027-01-31T17:05");
+        assert!(parse_datetime_local("31/01/2027").is_none());
+        assert!(parse_datetime_local("").is_none());
+    }
+}

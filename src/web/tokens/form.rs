@@ -1,0 +1,274 @@
+//! The create and edit form: its state (values, choices, errors), reading a
+//! submission, and rendering it as a page or as dialog content.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use crate::domain::ValidationError;
+use crate::domain::policy::{self, Actor};
+use crate::domain::token::{
+    API_VERSIONS, DEFAULT_API_VERSION, TokenKind, TokenRole, validate_api_version,
+};
+use crate::store::{Member, Token};
+use crate::web::format;
+use crate::web::layout::Layout;
+
+/// A role radio button.
+pub struct RoleChoice {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub summary: &'static str,
+    pub checked: bool,
+    /// Why it cannot be chosen, shown next to it.
+    pub unavailable: Option<String>,
+}
+
+/// Per-field error messages.
+#[derive(Debug, Default)]
+pub struct FieldErrors {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub role: Option<String>,
+    pub api_version: Option<String>,
+    pub expires: Option<String>,
+    /// Errors not tied to a field (shown above the form).
+    pub form: Option<String>,
+}
+
+impl FieldErrors {
+    pub fn add(&mut self, e: ValidationError) {
+        let slot = match e.field {
+            "name" => &mut self.name,
+            "description" => &mut self.description,
+            "role" => &mut self.role,
+            "api_version" => &mut self.api_version,
+            "expires" | "expires_at" => &mut self.expires,
+            _ => &mut self.form,
+        };
+        if slot.is_none() {
+            *slot = Some(e.message);
+        }
+    }
+
+    /// The id of the first invalid field, which gets focus.
+    pub fn first_invalid(&self) -> &'static str {
+        if self.form.is_some() {
+            "token-form-error"
+        } else if self.name.is_some() {
+            "token-name"
+        } else if self.description.is_some() {
+            "token-description"
+        } else if self.role.is_some() {
+            "token-role-reader"
+        } else if self.api_version.is_some() {
+            "token-api-version"
+        } else if self.expires.is_some() {
+            "token-expires"
+        } else {
+            ""
+        }
+    }
+}
+
+/// Everything the form template needs.
+pub struct TokenForm {
+    /// `None` when creating.
+    pub token_id: Option<String>,
+    pub action: String,
+    pub heading: &'static str,
+    pub submit_label: &'static str,
+    pub name: String,
+    pub description: String,
+    pub roles: Vec<RoleChoice>,
+    /// Why the role cannot change (service tokens), shown instead of choices.
+    pub role_fixed: Option<String>,
+    pub offer_service: bool,
+    pub service: bool,
+    pub api_version: i64,
+    pub expires: String,
+    pub errors: FieldErrors,
+    pub csrf_token: String,
+}
+
+impl TokenForm {
+    fn role_choices(member: &Member, selected: TokenRole, fixed: bool) -> Vec<RoleChoice> {
+        let actor = Actor {
+            member_id: &member.id,
+            role: member.role,
+        };
+        TokenRole::ALL
+            .into_iter()
+            .map(|role| RoleChoice {
+                value: role.as_str(),
+                label: role.label(),
+                summary: role.summary(),
+                checked: role == selected,
+                unavailable: if fixed {
+                    (role != selected).then(|| "A service token's role is fixed.".to_string())
+                } else {
+                    policy::role_unavailable(actor, role)
+                },
+            })
+            .collect()
+    }
+
+    /// An empty create form: Reader, the newest API version, no expiry.
+    pub fn for_create(member: &Member, csrf_token: &str) -> Self {
+        TokenForm {
+            token_id: None,
+            action: "/settings/authorization/tokens".to_string(),
+            heading: "Create an access token",
+            submit_label: "Save token",
+            name: String::new(),
+            description: String::new(),
+            roles: Self::role_choices(member, TokenRole::Reader, false),
+            role_fixed: None,
+            offer_service: member.role.is_admin(),
+            service: false,
+            api_version: DEFAULT_API_VERSION,
+            expires: String::new(),
+            errors: FieldErrors::default(),
+            csrf_token: csrf_token.to_string(),
+        }
+    }
+
+    /// The edit form, filled with the token's current values.
+    pub fn for_edit(member: &Member, token: &Token, csrf_token: &str) -> Self {
+        let fixed = token.kind == TokenKind::Service;
+        TokenForm {
+            token_id: Some(token.id.clone()),
+            action: format!("/settings/authorization/tokens/{}/edit", token.id),
+            heading: "Edit token",
+            submit_label: "Save changes",
+            name: token.name.clone(),
+            description: token.description.clone(),
+            roles: Self::role_choices(member, token.role, fixed),
+            role_fixed: fixed
+                .then(|| "A service token's role is fixed when it is created.".to_string()),
+            offer_service: false,
+            service: fixed,
+            api_version: token.api_version,
+            expires: token
+                .expires_at
+                .map(format::datetime_local)
+                .unwrap_or_default(),
+            errors: FieldErrors::default(),
+            csrf_token: csrf_token.to_string(),
+        }
+    }
+
+    /// Puts the submitted values back so nothing typed is lost.
+    pub fn refill(&mut self, submitted: &TokenFormInput) {
+        self.name = submitted.name.clone();
+        self.description = submitted.description.clone();
+        if self.role_fixed.is_none() {
+            for choice in &mut self.roles {
+                choice.checked = choice.value == submitted.role;
+            }
+        }
+        self.service = self.role_fixed.is_some() || submitted.service.is_some();
+        if let Ok(v) = submitted.api_version.trim().parse() {
+            self.api_version = v;
+        }
+        self.expires = submitted.expires.clone();
+    }
+
+    pub fn api_versions(&self) -> Vec<(i64, bool)> {
+        API_VERSIONS
+            .iter()
+            .map(|v| (*v, *v == self.api_version))
+            .collect()
+    }
+
+    pub fn first_invalid(&self) -> &'static str {
+        self.errors.first_invalid()
+    }
+}
+
+/// The form as submitted. Every field is text so that nothing a browser (or
+/// anyone else) sends makes the form unreadable; parsing happens below.
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenFormInput {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub expires: String,
+}
+
+/// Typed values from a submission, or the errors of the fields that could
+/// not be read. `default_role` fills in a role the form did not send
+/// (disabled radios are not submitted).
+pub struct ParsedInput {
+    pub role: TokenRole,
+    pub api_version: i64,
+    pub expires_at: Option<i64>,
+}
+
+pub fn parse_input(
+    input: &TokenFormInput,
+    default_role: Option<TokenRole>,
+    errors: &mut FieldErrors,
+) -> Option<ParsedInput> {
+    let role = match (input.role.trim(), default_role) {
+        ("", Some(role)) => Some(role),
+        (raw, _) => raw.parse::<TokenRole>().map_err(|e| errors.add(e)).ok(),
+    };
+    let api_version = match input.api_version.trim() {
+        "" => Some(DEFAULT_API_VERSION),
+        raw => raw
+            .parse::<i64>()
+            .ok()
+            .and_then(|v| validate_api_version(v).ok())
+            .or_else(|| {
+                errors.add(ValidationError::new(
+                    "api_version",
+                    "Choose an API version: 20240415, 20220603 or 20210729",
+                ));
+                None
+            }),
+    };
+    let expires_at = match input.expires.trim() {
+        "" => Some(None),
+        raw => match format::parse_datetime_local(raw) {
+            Some(ms) => Some(Some(ms)),
+            None => {
+                errors.add(ValidationError::new(
+                    "expires",
+                    "Enter a date and time like 2027-01-31 17:00, or leave it empty",
+                ));
+                None
+            }
+        },
+    };
+    Some(ParsedInput {
+        role: role?,
+        api_version: api_version?,
+        expires_at: expires_at?,
+    })
+}
+
+/// The form as a page of its own (no JavaScript).
+#[derive(Template, WebTemplate)]
+#[template(path = "tokens/form_page.html")]
+pub struct TokenFormPage {
+    pub layout: Layout,
+    pub form: TokenForm,
+    pub in_dialog: bool,
+}
+
+/// The form as the dialog's content (htmx).
+#[derive(Template)]
+#[template(path = "tokens/form_dialog.html")]
+pub struct TokenFormDialog {
+    pub form: TokenForm,
+    pub in_dialog: bool,
+}

@@ -1,0 +1,176 @@
+//! `/settings/authorization`: the "Access tokens" table with search,
+//! filters, the admins' "All members' tokens" switch and pagination, all in
+//! the query string so a view can be bookmarked.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+
+use super::row::TokenRow;
+use super::{caller, page_error};
+use crate::AppState;
+use crate::clock::now_ms;
+use crate::domain::token::{TokenKind, TokenRole};
+use crate::tokens::{self, ListRequest};
+use crate::web::client_ip::ClientIp;
+use crate::web::error::PageError;
+use crate::web::flash::{self, PendingSecret};
+use crate::web::format::thousands;
+use crate::web::layout::{Layout, Section};
+use crate::web::session::SignedIn;
+
+pub const PAGE_SIZE: i64 = 50;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    role: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    all: Option<String>,
+    page: Option<String>,
+}
+
+/// The list's state as parsed from the query string. Values that make no
+/// sense are dropped rather than refused: a hand-edited URL still shows a page.
+#[derive(Debug, Clone, Default)]
+pub struct ListState {
+    pub q: String,
+    pub role: Option<TokenRole>,
+    pub kind: Option<TokenKind>,
+    pub all: bool,
+    pub page: i64,
+}
+
+impl ListState {
+    fn from_query(query: ListQuery) -> Self {
+        ListState {
+            q: query
+                .q
+                .map(|q| q.trim().chars().take(256).collect())
+                .unwrap_or_default(),
+            role: query.role.and_then(|r| r.parse().ok()),
+            kind: query.kind.as_deref().and_then(TokenKind::parse),
+            all: query.all.as_deref() == Some("1"),
+            page: query
+                .page
+                .and_then(|p| p.parse::<i64>().ok())
+                .filter(|p| (1..=1_000_000).contains(p))
+                .unwrap_or(1),
+        }
+    }
+
+    pub fn is_filtered(&self) -> bool {
+        !self.q.is_empty() || self.role.is_some() || self.kind.is_some()
+    }
+
+    pub fn role_value(&self) -> &'static str {
+        self.role.map(TokenRole::as_str).unwrap_or("")
+    }
+
+    pub fn kind_value(&self) -> &'static str {
+        self.kind.map(TokenKind::as_str).unwrap_or("")
+    }
+
+    /// The URL of another page of this same view.
+    pub fn url_for_page(&self, page: i64) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        if !self.q.is_empty() {
+            query.append_pair("q", &self.q);
+        }
+        if let Some(role) = self.role {
+            query.append_pair("role", role.as_str());
+        }
+        if let Some(kind) = self.kind {
+            query.append_pair("type", kind.as_str());
+        }
+        if self.all {
+            query.append_pair("all", "1");
+        }
+        if page > 1 {
+            query.append_pair("page", &page.to_string());
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            super::LIST_URL.to_string()
+        } else {
+            format!("{}?{query}", super::LIST_URL)
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "tokens/page.html")]
+pub struct AuthorizationPage {
+    pub layout: Layout,
+    pub rows: Vec<TokenRow>,
+    pub state: ListState,
+    pub is_admin: bool,
+    pub can_create: bool,
+    pub total: i64,
+    pub total_text: String,
+    pub first_shown: String,
+    pub last_shown: String,
+    pub pages: i64,
+    pub new_secret: Option<PendingSecret>,
+}
+
+impl AuthorizationPage {
+    pub fn role_options(&self) -> [(&'static str, &'static str); 3] {
+        TokenRole::ALL.map(|r| (r.as_str(), r.label()))
+    }
+}
+
+pub async fn authorization_page(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    signed_in: SignedIn,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<AuthorizationPage, PageError> {
+    let list_state = ListState::from_query(query.map(|Query(q)| q).unwrap_or_default());
+    let caller = caller(&signed_in, &ip);
+    let offset = (list_state.page - 1) * PAGE_SIZE;
+    let request = ListRequest {
+        all_members: list_state.all,
+        name_contains: Some(list_state.q.clone()).filter(|q| !q.is_empty()),
+        role: list_state.role,
+        kind: list_state.kind,
+        limit: PAGE_SIZE,
+        offset,
+    };
+    let (tokens, total) = tokens::list(&state.store, caller, &request)
+        .await
+        .map_err(page_error)?;
+    let now = now_ms();
+    let rows: Vec<TokenRow> = tokens
+        .iter()
+        .map(|t| TokenRow::new(t, caller, now))
+        .collect();
+    let (flash, new_secret) = flash::take(&signed_in.session).await?;
+    let shown = rows.len() as i64;
+    let is_admin = signed_in.member.role.is_admin();
+    Ok(AuthorizationPage {
+        layout: Layout {
+            title: "Authorization".to_string(),
+            csrf_token: signed_in.csrf_token.clone(),
+            member: Some(signed_in.member.clone()),
+            section: Section::Authorization,
+            flash,
+        },
+        can_create: TokenRole::cap_for(signed_in.member.role).is_some(),
+        is_admin,
+        state: ListState {
+            all: list_state.all && is_admin,
+            ..list_state
+        },
+        total,
+        total_text: thousands(total),
+        first_shown: thousands(if shown > 0 { offset + 1 } else { 0 }),
+        last_shown: thousands(offset + shown),
+        pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        rows,
+        new_secret,
+    })
+}
