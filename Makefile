@@ -6,9 +6,9 @@ SHELL := /bin/bash
 E2E_DIR := tests/e2e
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: test deps chromium e2e-deps fmt-check clippy rust-test e2e build release run screenshots clean
+.PHONY: test deps chromium e2e-deps fmt-check clippy rust-test e2e api-fuzz build release run bench screenshots clean
 
-test: deps fmt-check clippy rust-test e2e
+test: deps fmt-check clippy rust-test e2e api-fuzz
 
 deps: chromium e2e-deps
 
@@ -44,11 +44,19 @@ build:
 e2e: build
 	cd $(E2E_DIR) && CI=$${CI:-} npx playwright test
 
+# schemathesis against the running server's own OpenAPI document.
+api-fuzz: build
+	bash tests/api/schemathesis.sh
+
 release:
 	cargo build --release --locked
 
 run:
 	cargo run --release -- serve --demo
+
+# Throughput and p99 of the hot paths next to /healthz, plus memory.
+bench: release
+	bash bench/run.sh
 
 # Screenshots of the pages, wide and narrow, light and dark, into ./screenshots.
 screenshots: build e2e-deps

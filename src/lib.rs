@@ -2,6 +2,7 @@
 //! tokens. This crate builds the whole application so that `main.rs` only
 //! parses the command line and tests can start the real server on port 0.
 
+pub mod api;
 pub mod clock;
 pub mod config;
 pub mod domain;
@@ -9,6 +10,7 @@ pub mod seed;
 pub mod store;
 pub mod throttle;
 pub mod tokens;
+pub mod usage;
 pub mod web;
 
 use std::future::Future;
@@ -23,6 +25,7 @@ use tower_sessions_sqlx_store::SqliteStore;
 use crate::config::Config;
 use crate::store::Store;
 use crate::throttle::FailureThrottle;
+use crate::usage::UsageRecorder;
 
 /// Shared by every request handler.
 #[derive(Clone)]
@@ -31,10 +34,19 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Failed sign-ins per client IP and per email.
     pub sign_in_throttle: Arc<FailureThrottle>,
+    /// Failed API authentications per client IP.
+    pub api_auth_throttle: Arc<FailureThrottle>,
+    /// API token uses waiting to be written as "last used".
+    pub usage: Arc<UsageRecorder>,
+    /// New secrets waiting for the page that shows them (no JavaScript).
+    pub pending_secrets: Arc<web::flash::PendingSecrets>,
 }
 
 /// Five failed sign-ins a minute per client IP or per email (PRODUCT.md §7).
 pub const SIGN_IN_FAILURES_PER_MINUTE: usize = 5;
+
+/// About thirty failed API authentications a minute per client (PRODUCT.md §5).
+pub const API_AUTH_FAILURES_PER_MINUTE: usize = 30;
 
 /// A configured application, ready to serve.
 pub struct App {
@@ -59,6 +71,12 @@ impl App {
                     SIGN_IN_FAILURES_PER_MINUTE,
                     Duration::from_secs(60),
                 )),
+                api_auth_throttle: Arc::new(FailureThrottle::new(
+                    API_AUTH_FAILURES_PER_MINUTE,
+                    Duration::from_secs(60),
+                )),
+                usage: Arc::new(UsageRecorder::default()),
+                pending_secrets: Arc::default(),
             },
             sessions,
         })
@@ -84,6 +102,11 @@ impl App {
                 .clone()
                 .continuously_delete_expired(Duration::from_secs(60 * 10)),
         );
+        let flusher = self
+            .state
+            .usage
+            .clone()
+            .spawn_flusher(self.state.store.clone());
         let router = self.router();
         axum::serve(
             listener,
@@ -93,6 +116,9 @@ impl App {
         .await
         .context("serving HTTP")?;
         deletion.abort();
+        flusher.abort();
+        // Uses noted since the last flush are not lost at shutdown.
+        self.state.usage.flush(&self.state.store).await;
         self.state.store.close().await;
         Ok(())
     }

@@ -37,6 +37,23 @@ enum Command {
         #[command(subcommand)]
         command: MemberCommand,
     },
+    /// Development helpers; not for production databases.
+    #[command(hide = true)]
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Add COUNT tokens for benchmarks and print an Admin service token secret.
+    SeedTokens {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+    },
 }
 
 #[derive(Args)]
@@ -122,6 +139,15 @@ fn main() -> ExitCode {
                         role,
                     },
             } => add_member(&database.url, &email, role).await,
+            Command::Dev {
+                command: DevCommand::SeedTokens { database, count },
+            } => {
+                let store = Store::connect(&database.url).await?;
+                let secret = seed::bench_tokens(&store, count).await;
+                store.close().await;
+                println!("{}", secret?);
+                Ok(())
+            }
         }
     });
     match result {
@@ -148,7 +174,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = App::new(config.clone()).await?;
     let seeded =
         seed::first_members(&app.state().store, config.bootstrap.as_ref(), config.demo).await?;
-    if config.demo && seeded.is_empty() {
+    if config.demo && seeded.members.is_empty() {
         tracing::info!("--demo: the database already has members, so nothing was seeded");
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -161,15 +187,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Tells a person where to sign in, and shows generated passwords this once.
-fn print_banner(addr: SocketAddr, seeded: &[seed::SeededMember]) {
+fn print_banner(addr: SocketAddr, seeded: &seed::Seeded) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
         "\nLatchkey is running. Sign in at http://{addr}/login\n"
     );
-    if seeded.iter().any(|m| m.password.is_some()) {
+    if seeded.members.iter().any(|m| m.password.is_some()) {
         let _ = writeln!(out, "These passwords are shown only this once:");
-        for m in seeded {
+        for m in &seeded.members {
             if let Some(password) = &m.password {
                 let _ = writeln!(
                     out,
@@ -181,6 +207,16 @@ fn print_banner(addr: SocketAddr, seeded: &[seed::SeededMember]) {
             }
         }
         let _ = writeln!(out);
+    }
+    if let Some(secret) = &seeded.api_secret {
+        let _ = writeln!(
+            out,
+            "Try the API with the demo Admin service token (also shown only once):"
+        );
+        let _ = writeln!(
+            out,
+            "  curl -H 'Authorization: {secret}' http://{addr}/api/v2/caller-identity\n"
+        );
     }
     let _ = out.flush();
 }

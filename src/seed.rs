@@ -19,6 +19,14 @@ pub struct SeededMember {
     pub password: Option<String>,
 }
 
+/// What this start created and must show once.
+#[derive(Debug, Default)]
+pub struct Seeded {
+    pub members: Vec<SeededMember>,
+    /// With `--demo`: the secret of an Admin service token to try the API with.
+    pub api_secret: Option<String>,
+}
+
 /// Demo members, one per role.
 pub const DEMO_MEMBERS: [(MemberRole, &str); 5] = [
     (MemberRole::Owner, "owner@example.com"),
@@ -35,10 +43,10 @@ pub async fn first_members(
     store: &Store,
     bootstrap: Option<&BootstrapOwner>,
     demo: bool,
-) -> anyhow::Result<Vec<SeededMember>> {
+) -> anyhow::Result<Seeded> {
     let mut out = Vec::new();
     if store.count_members().await? > 0 {
-        return Ok(out);
+        return Ok(Seeded::default());
     }
     let owner = match bootstrap {
         Some(b) => {
@@ -75,14 +83,22 @@ pub async fn first_members(
                 password: Some(password),
             });
         }
-        demo_tokens(store, &members).await?;
+        let api_secret = demo_tokens(store, &members).await?;
+        return Ok(Seeded {
+            members: out,
+            api_secret: Some(api_secret),
+        });
     }
-    Ok(out)
+    Ok(Seeded {
+        members: out,
+        api_secret: None,
+    })
 }
 
 /// A dozen tokens of mixed roles, kinds and states, owned by the demo
 /// members (`members` in `DEMO_MEMBERS` order), so a newcomer sees a real page.
-async fn demo_tokens(store: &Store, members: &[Member]) -> anyhow::Result<()> {
+/// Returns the secret of one more, "Demo API token", to try the API with.
+async fn demo_tokens(store: &Store, members: &[Member]) -> anyhow::Result<String> {
     use TokenKind::{Personal, Service};
     use TokenRole::{Admin, Reader, Writer};
     const DAY: i64 = 24 * 60 * 60 * 1000;
@@ -255,5 +271,92 @@ async fn demo_tokens(store: &Store, members: &[Member]) -> anyhow::Result<()> {
                 .await?;
         }
     }
-    Ok(())
+    let secret = NewSecret::generate(Service);
+    store
+        .create_token(
+            &NewToken {
+                fields: TokenFields {
+                    name: "Demo API token".to_string(),
+                    description: "Created by --demo so you can try the API".to_string(),
+                    role: Admin,
+                    api_version: 20240415,
+                    expires_at: None,
+                },
+                kind: Service,
+                member_id: members[0].id.clone(),
+                digest: secret.digest(),
+                last_four: secret.last_four(),
+            },
+            &seeder,
+            None,
+        )
+        .await?;
+    Ok(secret.into_exposed())
+}
+
+/// For `make bench`: `count` tokens of mixed roles and kinds owned by an
+/// Owner (created when the database has none), plus one Admin service token
+/// whose secret is returned to drive the API with.
+pub async fn bench_tokens(store: &Store, count: usize) -> anyhow::Result<String> {
+    let owner = match store.find_member_credentials("bench@localhost").await? {
+        Some((member, _)) => member,
+        None => {
+            store
+                .create_member(
+                    "bench@localhost",
+                    MemberRole::Owner,
+                    &hash_password(&random::base62(20))?,
+                    None,
+                )
+                .await?
+        }
+    };
+    let seeder = AuditActor {
+        member_id: None,
+        label: "Benchmark data".to_string(),
+        client_ip: None,
+    };
+    let new_token = |name: String, role: TokenRole, kind: TokenKind, secret: &NewSecret| NewToken {
+        fields: TokenFields {
+            name,
+            description: String::new(),
+            role,
+            api_version: 20240415,
+            expires_at: None,
+        },
+        kind,
+        member_id: owner.id.clone(),
+        digest: secret.digest(),
+        last_four: secret.last_four(),
+    };
+    for i in 0..count {
+        let role = TokenRole::ALL[i % 3];
+        let kind = if i % 4 == 0 {
+            TokenKind::Service
+        } else {
+            TokenKind::Personal
+        };
+        let secret = NewSecret::generate(kind);
+        store
+            .create_token(
+                &new_token(format!("bench token {i:05}"), role, kind, &secret),
+                &seeder,
+                None,
+            )
+            .await?;
+    }
+    let secret = NewSecret::generate(TokenKind::Service);
+    store
+        .create_token(
+            &new_token(
+                "bench driver".to_string(),
+                TokenRole::Admin,
+                TokenKind::Service,
+                &secret,
+            ),
+            &seeder,
+            None,
+        )
+        .await?;
+    Ok(secret.into_exposed())
 }

@@ -20,6 +20,8 @@ use crate::store::{
 pub struct Caller<'a> {
     pub member: &'a Member,
     pub client_ip: &'a str,
+    /// The API token the request came with, for the audit log.
+    pub via_token: Option<&'a str>,
 }
 
 impl Caller<'_> {
@@ -33,7 +35,10 @@ impl Caller<'_> {
     fn audit(&self) -> AuditActor {
         AuditActor {
             member_id: Some(self.member.id.clone()),
-            label: self.member.email.clone(),
+            label: match self.via_token {
+                Some(token) => format!("{} (API token {token})", self.member.email),
+                None => self.member.email.clone(),
+            },
             client_ip: Some(self.client_ip.to_string()),
         }
     }
@@ -342,4 +347,19 @@ pub fn allowed(caller: Caller<'_>, token: &Token) -> Allowed {
         reset: policy::can_reset(actor, token.facts()).is_ok(),
         delete: manage,
     }
+}
+
+/// Loads a token the caller may edit or delete (`Forbidden` with the reason
+/// otherwise), for showing the edit form or the delete confirmation.
+pub async fn get_manageable(store: &Store, caller: Caller<'_>, id: &str) -> TokenResult<Token> {
+    let token = get(store, caller, id).await?;
+    policy::can_manage(caller.actor(), token.facts())?;
+    Ok(token)
+}
+
+/// Loads a token the caller may reset, for showing the reset confirmation.
+pub async fn get_resettable(store: &Store, caller: Caller<'_>, id: &str) -> TokenResult<Token> {
+    let token = get(store, caller, id).await?;
+    policy::can_reset(caller.actor(), token.facts())?;
+    Ok(token)
 }

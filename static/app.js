@@ -400,10 +400,35 @@
     announce("Latchkey could not be reached. Check your connection and try again.");
   });
 
+  // Tab and Shift+Tab cycle inside the open dialog instead of leaving the
+  // page (where focus would end up on <body>).
+  function trapTab(event) {
+    if (event.key !== "Tab") return;
+    var focusables = $all(
+      'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])',
+      dialog
+    ).filter(function (el) {
+      return el.offsetParent !== null || el === document.activeElement;
+    });
+    if (!focusables.length) return;
+    var first = focusables[0];
+    var last = focusables[focusables.length - 1];
+    if (event.shiftKey && (document.activeElement === first || !dialog.contains(document.activeElement))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  }
+
   function init() {
     dialog = document.getElementById("dialog");
     dialogContent = document.getElementById("dialog-content");
-    if (dialog) dialog.addEventListener("close", onDialogClose);
+    if (dialog) {
+      dialog.addEventListener("close", onDialogClose);
+      dialog.addEventListener("keydown", trapTab);
+    }
     upgradeMenus(document);
   }
 

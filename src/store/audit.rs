@@ -82,22 +82,29 @@ impl Store {
         record_event(&mut conn, event).await
     }
 
-    /// One page of events, newest first, with the total count.
+    /// One page of events, newest first, with the total count; only those
+    /// about `token_id` when given (a clone counts for its source too).
     pub async fn list_audit_events(
         &self,
+        token_id: Option<&str>,
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<AuditEvent>, i64)> {
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
-            .fetch_one(self.pool())
-            .await?;
-        let rows = sqlx::query(
+        let filter = "($1 IS NULL OR token_id = $1 OR source_token_id = $1)";
+        let total: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM audit_events WHERE {filter}"))
+                .bind(token_id)
+                .fetch_one(self.pool())
+                .await?;
+        let rows = sqlx::query(&format!(
             "SELECT id, occurred_at, action, actor_email, token_id, token_name,
                     source_token_id, client_ip, detail
              FROM audit_events
+             WHERE {filter}
              ORDER BY occurred_at DESC, id DESC
-             LIMIT $1 OFFSET $2",
-        )
+             LIMIT $2 OFFSET $3"
+        ))
+        .bind(token_id)
         .bind(limit)
         .bind(offset)
         .fetch_all(self.pool())

@@ -52,6 +52,7 @@ impl Store {
             role,
             created_at: now,
         };
+        let _in_order = self.serialize_index_write().await;
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO members (id, email, role, password_hash, created_at, updated_at)
@@ -83,7 +84,24 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.credentials().set_member_role(&member.id, role);
         Ok(member)
+    }
+
+    /// Changes a member's role; their personal tokens follow at once.
+    pub async fn set_member_role(&self, id: &str, role: MemberRole) -> StoreResult<()> {
+        let _in_order = self.serialize_index_write().await;
+        let result = sqlx::query("UPDATE members SET role = $1, updated_at = $2 WHERE id = $3")
+            .bind(role.as_str())
+            .bind(now_ms())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.credentials().set_member_role(id, role);
+        Ok(())
     }
 
     pub async fn find_member(&self, id: &str) -> StoreResult<Option<Member>> {

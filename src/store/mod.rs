@@ -3,6 +3,7 @@
 //! serve PostgreSQL later. A change and its audit event share a transaction.
 
 pub mod audit;
+pub mod credentials;
 pub mod members;
 pub mod tokens;
 
@@ -34,10 +35,18 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// The database behind the product.
+/// The database behind the product, with the in-memory credential index it
+/// keeps in step with every write.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    credentials: std::sync::Arc<credentials::CredentialIndex>,
+    /// Held by every write that updates the credential index, from its
+    /// transaction through the index update, so the index applies changes
+    /// in commit order (a reset finishing late must not bring back the
+    /// secrets of a token deleted meanwhile). SQLite serializes writers
+    /// anyway, so this costs no concurrency.
+    index_writes: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -62,7 +71,28 @@ impl Store {
             .run(&pool)
             .await
             .context("running database migrations")?;
-        Ok(Self { pool })
+        let credentials = credentials::CredentialIndex::load(&pool)
+            .await
+            .context("loading the credential index")?;
+        Ok(Self {
+            pool,
+            credentials: std::sync::Arc::new(credentials),
+            index_writes: std::sync::Arc::default(),
+        })
+    }
+
+    /// The token a secret's digest opens right now (no database read).
+    pub fn authenticate(&self, digest: &str, now_ms: i64) -> Option<credentials::Authenticated> {
+        self.credentials.authenticate(digest, now_ms)
+    }
+
+    pub(crate) fn credentials(&self) -> &credentials::CredentialIndex {
+        &self.credentials
+    }
+
+    /// Taken first by every write that updates the credential index.
+    pub(crate) async fn serialize_index_write(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.index_writes.lock().await
     }
 
     pub fn pool(&self) -> &SqlitePool {

@@ -256,6 +256,7 @@ impl Store {
         actor: &AuditActor,
         cloned_from: Option<&str>,
     ) -> StoreResult<Token> {
+        let _in_order = self.serialize_index_write().await;
         let mut tx = self.begin_write().await?;
         let id = insert_token(&mut tx, new).await?;
         let action = if cloned_from.is_some() {
@@ -275,6 +276,9 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         tx.commit().await?;
+        self.credentials().put_token(&token);
+        self.credentials()
+            .set_secrets(&token.id, vec![(new.digest.clone(), None)]);
         Ok(token)
     }
 
@@ -289,6 +293,7 @@ impl Store {
         changed: &[&str],
         actor: &AuditActor,
     ) -> StoreResult<Token> {
+        let _in_order = self.serialize_index_write().await;
         let mut tx = self.begin_write().await?;
         let result = sqlx::query(
             "UPDATE tokens SET name = $1, name_search = $2, description = $3, role = $4,
@@ -321,6 +326,7 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         tx.commit().await?;
+        self.credentials().put_token(&token);
         Ok(token)
     }
 
@@ -335,6 +341,7 @@ impl Store {
         actor: &AuditActor,
     ) -> StoreResult<Token> {
         let now = now_ms();
+        let _in_order = self.serialize_index_write().await;
         let mut tx = self.begin_write().await?;
         let current = fetch_token(&mut tx, id)
             .await?
@@ -385,13 +392,21 @@ impl Store {
         let token = fetch_token(&mut tx, id)
             .await?
             .ok_or(StoreError::NotFound)?;
+        let secrets: Vec<(String, Option<i64>)> =
+            sqlx::query_as("SELECT digest, valid_until FROM token_secrets WHERE token_id = $1")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
         tx.commit().await?;
+        self.credentials().put_token(&token);
+        self.credentials().set_secrets(&token.id, secrets);
         Ok(token)
     }
 
     /// Deletes the token and every secret of it. Exactly one of several
     /// concurrent deletes succeeds; the others get `NotFound`.
     pub async fn delete_token(&self, id: &str, actor: &AuditActor) -> StoreResult<Token> {
+        let _in_order = self.serialize_index_write().await;
         let mut tx = self.begin_write().await?;
         let token = fetch_token(&mut tx, id)
             .await?
@@ -410,6 +425,7 @@ impl Store {
         let event = audit_event(AuditAction::TokenDeleted, actor, id, &token.name);
         record_event(&mut tx, &event).await?;
         tx.commit().await?;
+        self.credentials().remove_token(id);
         Ok(token)
     }
 }

@@ -1,17 +1,25 @@
 //! One-time messages carried across a redirect (post/redirect/get without
-//! JavaScript), kept in the server-side session.
+//! JavaScript). Messages live in the session; a new secret never does: it
+//! waits in this process's memory, under a random key that the session
+//! holds, so no secret is ever written to the database (or its WAL).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use super::error::PageError;
+use crate::domain::random;
 
 const FLASH: &str = "flash";
-const NEW_SECRET: &str = "new_secret";
+const NEW_SECRET_KEY: &str = "new_secret_key";
 
-/// A secret waiting to be shown once on the next page. It lives in the
-/// session store only between the POST and the GET that follows, and is
-/// removed as it is read.
+/// How long a secret waits for the page that shows it.
+const PENDING_FOR: Duration = Duration::from_secs(10 * 60);
+
+/// A secret waiting to be shown once on the next page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingSecret {
     pub token_id: String,
@@ -19,25 +27,61 @@ pub struct PendingSecret {
     pub secret: String,
 }
 
+/// Secrets between the POST that issued them and the GET that shows them.
+/// (With several instances behind a load balancer, that GET must reach the
+/// same instance: sticky sessions.)
+#[derive(Debug, Default)]
+pub struct PendingSecrets {
+    waiting: Mutex<HashMap<String, (PendingSecret, Instant)>>,
+}
+
+impl PendingSecrets {
+    fn put(&self, pending: PendingSecret) -> String {
+        let key = random::hex_token(16);
+        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        waiting.retain(|_, (_, at)| at.elapsed() < PENDING_FOR);
+        waiting.insert(key.clone(), (pending, Instant::now()));
+        key
+    }
+
+    fn take(&self, key: &str) -> Option<PendingSecret> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        waiting
+            .remove(key)
+            .filter(|(_, at)| at.elapsed() < PENDING_FOR)
+            .map(|(pending, _)| pending)
+    }
+}
+
 pub async fn set_message(session: &Session, message: impl Into<String>) -> Result<(), PageError> {
     session.insert(FLASH, message.into()).await?;
     Ok(())
 }
 
-pub async fn set_secret(session: &Session, pending: PendingSecret) -> Result<(), PageError> {
-    session.insert(NEW_SECRET, pending).await?;
+pub async fn set_secret(
+    session: &Session,
+    secrets: &PendingSecrets,
+    pending: PendingSecret,
+) -> Result<(), PageError> {
+    session.insert(NEW_SECRET_KEY, secrets.put(pending)).await?;
     Ok(())
 }
 
 /// Takes (and removes) the message and the pending secret, if any. Only
 /// touches the session when there is something to take.
-pub async fn take(session: &Session) -> Result<(Option<String>, Option<PendingSecret>), PageError> {
+pub async fn take(
+    session: &Session,
+    secrets: &PendingSecrets,
+) -> Result<(Option<String>, Option<PendingSecret>), PageError> {
     let message = match session.get::<String>(FLASH).await? {
         Some(_) => session.remove::<String>(FLASH).await?,
         None => None,
     };
-    let secret = match session.get::<PendingSecret>(NEW_SECRET).await? {
-        Some(_) => session.remove::<PendingSecret>(NEW_SECRET).await?,
+    let secret = match session.get::<String>(NEW_SECRET_KEY).await? {
+        Some(_) => session
+            .remove::<String>(NEW_SECRET_KEY)
+            .await?
+            .and_then(|key| secrets.take(&key)),
         None => None,
     };
     Ok((message, secret))

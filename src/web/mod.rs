@@ -62,6 +62,7 @@ pub fn router(state: AppState, sessions: SqliteStore) -> Router {
         // No session and no database: a load balancer may poll this hard.
         .route("/healthz", get(|| async { "ok" }))
         .route("/static/{*path}", get(assets::serve))
+        .merge(crate::api::router())
         .merge(pages)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

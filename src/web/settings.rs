@@ -31,10 +31,12 @@ pub const AUDIT_PAGE_SIZE: i64 = 50;
 #[derive(Debug, Deserialize)]
 pub struct AuditQuery {
     page: Option<String>,
+    token: Option<String>,
 }
 
 /// One audit event as the page shows it.
 pub struct AuditRow {
+    pub token_id: String,
     pub time_iso: String,
     pub time_text: String,
     pub action: &'static str,
@@ -50,6 +52,7 @@ impl From<AuditEvent> for AuditRow {
             .map(|t| (format_iso(t), format_readable(t)))
             .unwrap_or_default();
         AuditRow {
+            token_id: e.token_id.clone().unwrap_or_default(),
             time_iso,
             time_text,
             action: e.action.label(),
@@ -84,6 +87,18 @@ pub struct AuditPage {
     pub pages: i64,
     pub first_shown: i64,
     pub last_shown: i64,
+    /// The token the log is narrowed to: `(id, name)`.
+    pub token_filter: Option<(String, String)>,
+}
+
+impl AuditPage {
+    /// The URL of another page of this same view.
+    pub fn page_url(&self, page: i64) -> String {
+        match &self.token_filter {
+            Some((id, _)) => format!("/settings/audit?token={id}&page={page}"),
+            None => format!("/settings/audit?page={page}"),
+        }
+    }
 }
 
 pub async fn audit_log(
@@ -102,21 +117,41 @@ pub async fn audit_log(
             pages: 1,
             first_shown: 0,
             last_shown: 0,
+            token_filter: None,
         };
         return Ok((StatusCode::FORBIDDEN, page).into_response());
     }
+    let query = query.ok().map(|Query(q)| q);
+    // Only a well-formed id narrows the log; anything else shows everything.
+    let token_id = query
+        .as_ref()
+        .and_then(|q| q.token.clone())
+        .filter(|t| crate::domain::ids::is_valid_id(t));
     // A page number that is not a positive integer shows the first page.
     let page = query
-        .ok()
-        .and_then(|Query(q)| q.page)
+        .and_then(|q| q.page)
         .and_then(|p| p.parse::<i64>().ok())
         .filter(|p| *p >= 1)
         .unwrap_or(1);
     let offset = (page - 1).saturating_mul(AUDIT_PAGE_SIZE);
     let (events, total) = state
         .store
-        .list_audit_events(AUDIT_PAGE_SIZE, offset)
+        .list_audit_events(token_id.as_deref(), AUDIT_PAGE_SIZE, offset)
         .await?;
+    let token_filter = match token_id {
+        Some(id) => {
+            let name = match state.store.find_token(&id).await? {
+                Some(token) => token.name,
+                None => events
+                    .iter()
+                    .find(|e| e.token_id.as_deref() == Some(id.as_str()))
+                    .and_then(|e| e.token_name.clone())
+                    .unwrap_or_else(|| "an unknown token".to_string()),
+            };
+            Some((id, name))
+        }
+        None => None,
+    };
     let pages = ((total + AUDIT_PAGE_SIZE - 1) / AUDIT_PAGE_SIZE).max(1);
     let shown = events.len() as i64;
     Ok(AuditPage {
@@ -128,6 +163,7 @@ pub async fn audit_log(
         pages,
         first_shown: if shown > 0 { offset + 1 } else { 0 },
         last_shown: offset + shown,
+        token_filter,
     }
     .into_response())
 }

@@ -32,6 +32,9 @@ static PASSWORD_HASH: LazyLock<String> = LazyLock::new(|| {
 /// temporary directory is removed.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The application's own store (same database), for tests that call the
+    /// token operations directly or inspect what was stored.
+    pub store: latchkey::store::Store,
     _db_dir: TempDir,
 }
 
@@ -58,11 +61,13 @@ pub async fn spawn_app_with(members: &[(&str, MemberRole)]) -> anyhow::Result<Te
             .await
             .with_context(|| format!("creating member {email}"))?;
     }
+    let store = app.state().store.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(app.serve(listener, std::future::pending()));
     Ok(TestApp {
         addr,
+        store,
         _db_dir: db_dir,
     })
 }
@@ -99,6 +104,11 @@ fn builder() -> reqwest::ClientBuilder {
 }
 
 impl TestApp {
+    /// The directory holding the database file (and its WAL and SHM files).
+    pub fn db_dir(&self) -> &std::path::Path {
+        self._db_dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

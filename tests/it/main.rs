@@ -2,6 +2,11 @@
 //! `127.0.0.1:0` with a fresh SQLite database and talks to it like a browser
 //! (or a hostile client) would.
 
+mod api_auth;
+mod api_bad_input;
+mod api_helpers;
+mod api_patch;
+mod api_tokens;
 mod assets;
 mod audit;
 mod bad_input;
@@ -11,3 +16,7 @@ mod security;
 mod sessions;
 mod sign_in;
 mod throttle;
+mod token_lifecycle;
+mod token_pages;
+mod token_permissions;
+mod token_support;

@@ -2,22 +2,18 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;
 
 use super::form::{
     FieldErrors, TokenForm, TokenFormDialog, TokenFormInput, TokenFormPage, parse_input,
 };
-use super::row::{RowFragment, TokenRow};
-use super::secret::SecretDialog;
-use super::{LIST_URL, caller, page_error};
+use super::{caller, page_error, secret_issued};
 use crate::AppState;
-use crate::clock::now_ms;
 use crate::domain::token::{TokenKind, validate_description, validate_name};
 use crate::tokens::{self, CreateRequest, TokenError};
 use crate::web::client_ip::ClientIp;
 use crate::web::error::PageError;
-use crate::web::flash::{self, PendingSecret};
 use crate::web::form::WebForm;
 use crate::web::htmx::{HtmxResponse, error_dialog};
 use crate::web::layout::Layout;
@@ -115,34 +111,17 @@ pub async fn submit(
         Err(e) => return Err(page_error(e)),
     };
 
-    let token = &issued.token;
-    let message = format!("Created token {}. Copy its secret now.", token.name);
-    if htmx {
-        let row = TokenRow::new(token, caller, now_ms());
-        return Ok(HtmxResponse::new(SecretDialog {
-            secret: &issued.secret,
-            token_id: &token.id,
-            in_dialog: true,
-        })
-        .with(RowFragment {
-            row: &row,
-            csrf_token: &signed_in.csrf_token,
-            oob: "afterbegin:#tokens-body",
-        })
-        .announce(&message)
-        .into_response());
-    }
-    flash::set_secret(
-        &signed_in.session,
-        PendingSecret {
-            token_id: token.id.clone(),
-            token_name: token.name.clone(),
-            secret: issued.secret,
-        },
+    let message = format!("Created token {}. Copy its secret now.", issued.token.name);
+    secret_issued(
+        &state,
+        &signed_in,
+        caller,
+        issued,
+        htmx,
+        "afterbegin:#tokens-body",
+        message,
     )
-    .await?;
-    flash::set_message(&signed_in.session, message).await?;
-    Ok(Redirect::to(LIST_URL).into_response())
+    .await
 }
 
 /// The form again with what was typed and why it was refused; nothing stored.

@@ -2,18 +2,17 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_htmx::HxRequest;
 
-use super::{LIST_URL, caller, page_error};
+use super::{LIST_URL, TokenId, caller, refuse};
 use crate::AppState;
-use crate::domain::policy;
-use crate::tokens::{self, TokenError};
+use crate::tokens::{self};
 use crate::web::client_ip::ClientIp;
 use crate::web::error::PageError;
 use crate::web::flash;
-use crate::web::htmx::{HtmxResponse, error_dialog};
+use crate::web::htmx::HtmxResponse;
 use crate::web::layout::Layout;
 use crate::web::session::SignedIn;
 
@@ -38,32 +37,17 @@ pub struct DeleteDialog {
     pub in_dialog: bool,
 }
 
-fn refuse(e: TokenError, htmx: bool) -> Result<Response, PageError> {
-    if htmx {
-        Ok(error_dialog(e))
-    } else {
-        Err(page_error(e))
-    }
-}
-
 pub async fn page(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     signed_in: SignedIn,
     HxRequest(htmx): HxRequest,
-    Path(id): Path<String>,
+    TokenId(id): TokenId,
 ) -> Result<Response, PageError> {
-    let token = match tokens::get(&state.store, caller(&signed_in, &ip), &id).await {
+    let token = match tokens::get_manageable(&state.store, caller(&signed_in, &ip), &id).await {
         Ok(token) => token,
         Err(e) => return refuse(e, htmx),
     };
-    let actor = policy::Actor {
-        member_id: &signed_in.member.id,
-        role: signed_in.member.role,
-    };
-    if let Err(denied) = policy::can_manage(actor, token.facts()) {
-        return refuse(denied.into(), htmx);
-    }
     let confirm = DeleteConfirm {
         token_id: token.id.clone(),
         token_name: token.name.clone(),
@@ -89,7 +73,7 @@ pub async fn submit(
     ClientIp(ip): ClientIp,
     signed_in: SignedIn,
     HxRequest(htmx): HxRequest,
-    Path(id): Path<String>,
+    TokenId(id): TokenId,
 ) -> Result<Response, PageError> {
     let deleted = match tokens::delete(&state.store, caller(&signed_in, &ip), &id).await {
         Ok(token) => token,

@@ -1,7 +1,7 @@
 //! Editing a token's name, description, role (personal tokens), API version
 //! and expiry.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_htmx::HxRequest;
@@ -9,45 +9,29 @@ use axum_htmx::HxRequest;
 use super::create::render_form;
 use super::form::{FieldErrors, TokenForm, TokenFormInput, parse_input};
 use super::row::{RowFragment, TokenRow};
-use super::{LIST_URL, caller, page_error};
+use super::{LIST_URL, TokenId, caller, refuse};
 use crate::AppState;
 use crate::clock::now_ms;
-use crate::domain::policy;
 use crate::tokens::{self, EditRequest, TokenError};
 use crate::web::client_ip::ClientIp;
 use crate::web::error::PageError;
 use crate::web::flash;
 use crate::web::form::WebForm;
-use crate::web::htmx::{HtmxResponse, error_dialog};
+use crate::web::format;
+use crate::web::htmx::HtmxResponse;
 use crate::web::session::SignedIn;
-
-fn refuse(e: TokenError, htmx: bool) -> Result<Response, PageError> {
-    if htmx {
-        Ok(error_dialog(e))
-    } else {
-        Err(page_error(e))
-    }
-}
 
 pub async fn page(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     signed_in: SignedIn,
     HxRequest(htmx): HxRequest,
-    Path(id): Path<String>,
+    TokenId(id): TokenId,
 ) -> Result<Response, PageError> {
-    let caller = caller(&signed_in, &ip);
-    let token = match tokens::get(&state.store, caller, &id).await {
+    let token = match tokens::get_manageable(&state.store, caller(&signed_in, &ip), &id).await {
         Ok(token) => token,
         Err(e) => return refuse(e, htmx),
     };
-    let actor = policy::Actor {
-        member_id: &signed_in.member.id,
-        role: signed_in.member.role,
-    };
-    if let Err(denied) = policy::can_manage(actor, token.facts()) {
-        return refuse(denied.into(), htmx);
-    }
     let form = TokenForm::for_edit(&signed_in.member, &token, &signed_in.csrf_token);
     Ok(render_form(&signed_in, form, htmx, StatusCode::OK))
 }
@@ -57,14 +41,20 @@ pub async fn submit(
     ClientIp(ip): ClientIp,
     signed_in: SignedIn,
     HxRequest(htmx): HxRequest,
-    Path(id): Path<String>,
+    TokenId(id): TokenId,
     WebForm(input): WebForm<TokenFormInput>,
 ) -> Result<Response, PageError> {
     let caller = caller(&signed_in, &ip);
-    let current = match tokens::get(&state.store, caller, &id).await {
+    let current = match tokens::get_manageable(&state.store, caller, &id).await {
         Ok(token) => token,
         Err(e) => return refuse(e, htmx),
     };
+    // The form shows the expiry to the minute; sent back untouched, it keeps
+    // its exact stored value rather than being rounded (or, if it has
+    // passed, refused as "not in the future").
+    let untouched_expiry = current
+        .expires_at
+        .is_some_and(|t| input.expires.trim() == format::datetime_local(t));
     let mut errors = FieldErrors::default();
     let result = match parse_input(&input, Some(current.role), &mut errors) {
         Some(parsed) => {
@@ -77,7 +67,11 @@ pub async fn submit(
                     description: input.description.clone(),
                     role: parsed.role,
                     api_version: parsed.api_version,
-                    expires_at: parsed.expires_at,
+                    expires_at: if untouched_expiry {
+                        current.expires_at
+                    } else {
+                        parsed.expires_at
+                    },
                 },
                 None,
             )
@@ -87,8 +81,13 @@ pub async fn submit(
     };
     let token = match result {
         Ok(token) => token,
-        Err(TokenError::Invalid(list)) => {
-            list.into_iter().for_each(|e| errors.add(e));
+        Err(e @ (TokenError::Invalid(_) | TokenError::Forbidden(_))) => {
+            match e {
+                TokenError::Invalid(list) => list.into_iter().for_each(|e| errors.add(e)),
+                // A role above the member's own: said on the form, like create.
+                TokenError::Forbidden(message) => errors.form = Some(message),
+                _ => {}
+            }
             let mut form = TokenForm::for_edit(&signed_in.member, &current, &signed_in.csrf_token);
             form.refill(&input);
             form.errors = errors;

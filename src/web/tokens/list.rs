@@ -140,15 +140,27 @@ pub async fn authorization_page(
         limit: PAGE_SIZE,
         offset,
     };
-    let (tokens, total) = tokens::list(&state.store, caller, &request)
+    let (mut tokens, total) = tokens::list(&state.store, caller, &request)
         .await
         .map_err(page_error)?;
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let mut list_state = list_state;
+    let mut offset = offset;
+    // A page past the end (an old bookmark, a hand-edited URL) shows the last.
+    if list_state.page > pages {
+        list_state.page = pages;
+        offset = (pages - 1) * PAGE_SIZE;
+        tokens = tokens::list(&state.store, caller, &ListRequest { offset, ..request })
+            .await
+            .map_err(page_error)?
+            .0;
+    }
     let now = now_ms();
     let rows: Vec<TokenRow> = tokens
         .iter()
         .map(|t| TokenRow::new(t, caller, now))
         .collect();
-    let (flash, new_secret) = flash::take(&signed_in.session).await?;
+    let (flash, new_secret) = flash::take(&signed_in.session, &state.pending_secrets).await?;
     let shown = rows.len() as i64;
     let is_admin = signed_in.member.role.is_admin();
     Ok(AuthorizationPage {
@@ -169,7 +181,7 @@ pub async fn authorization_page(
         total_text: thousands(total),
         first_shown: thousands(if shown > 0 { offset + 1 } else { 0 }),
         last_shown: thousands(offset + shown),
-        pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        pages,
         rows,
         new_secret,
     })

@@ -3,26 +3,22 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
-use super::row::{RowFragment, TokenRow};
-use super::secret::SecretDialog;
-use super::{LIST_URL, caller, page_error};
+use super::{TokenId, caller, refuse, secret_issued};
 use crate::AppState;
 use crate::clock::now_ms;
-use crate::domain::policy;
 use crate::domain::token::ResetGrace;
 use crate::store::Token;
-use crate::tokens::{self, TokenError};
+use crate::tokens::{self};
 use crate::web::client_ip::ClientIp;
 use crate::web::error::PageError;
-use crate::web::flash::{self, PendingSecret};
 use crate::web::form::WebForm;
-use crate::web::htmx::{HtmxResponse, error_dialog};
+use crate::web::htmx::HtmxResponse;
 use crate::web::layout::Layout;
 use crate::web::session::SignedIn;
 
@@ -70,14 +66,6 @@ pub struct ResetDialog {
     pub in_dialog: bool,
 }
 
-fn refuse(e: TokenError, htmx: bool) -> Result<Response, PageError> {
-    if htmx {
-        Ok(error_dialog(e))
-    } else {
-        Err(page_error(e))
-    }
-}
-
 fn render(signed_in: &SignedIn, form: ResetForm, htmx: bool, status: StatusCode) -> Response {
     if htmx {
         HtmxResponse::new(ResetDialog {
@@ -97,30 +85,14 @@ fn render(signed_in: &SignedIn, form: ResetForm, htmx: bool, status: StatusCode)
     }
 }
 
-/// Loads a token the member may reset, or says why not.
-async fn resettable(
-    state: &AppState,
-    signed_in: &SignedIn,
-    ip: &str,
-    id: &str,
-) -> Result<Token, TokenError> {
-    let token = tokens::get(&state.store, caller(signed_in, ip), id).await?;
-    let actor = policy::Actor {
-        member_id: &signed_in.member.id,
-        role: signed_in.member.role,
-    };
-    policy::can_reset(actor, token.facts())?;
-    Ok(token)
-}
-
 pub async fn page(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     signed_in: SignedIn,
     HxRequest(htmx): HxRequest,
-    Path(id): Path<String>,
+    TokenId(id): TokenId,
 ) -> Result<Response, PageError> {
-    match resettable(&state, &signed_in, &ip, &id).await {
+    match tokens::get_resettable(&state.store, caller(&signed_in, &ip), &id).await {
         Ok(token) => {
             let form = ResetForm::new(&token, &signed_in.csrf_token);
             Ok(render(&signed_in, form, htmx, StatusCode::OK))
@@ -142,10 +114,10 @@ pub async fn submit(
     ClientIp(ip): ClientIp,
     signed_in: SignedIn,
     HxRequest(htmx): HxRequest,
-    Path(id): Path<String>,
+    TokenId(id): TokenId,
     WebForm(input): WebForm<ResetInput>,
 ) -> Result<Response, PageError> {
-    let token = match resettable(&state, &signed_in, &ip, &id).await {
+    let token = match tokens::get_resettable(&state.store, caller(&signed_in, &ip), &id).await {
         Ok(token) => token,
         Err(e) => return refuse(e, htmx),
     };
@@ -185,30 +157,5 @@ pub async fn submit(
             other.label()
         ),
     };
-    if htmx {
-        let row = TokenRow::new(token, caller, now_ms());
-        return Ok(HtmxResponse::new(SecretDialog {
-            secret: &issued.secret,
-            token_id: &token.id,
-            in_dialog: true,
-        })
-        .with(RowFragment {
-            row: &row,
-            csrf_token: &signed_in.csrf_token,
-            oob: "true",
-        })
-        .announce(&message)
-        .into_response());
-    }
-    flash::set_secret(
-        &signed_in.session,
-        PendingSecret {
-            token_id: token.id.clone(),
-            token_name: token.name.clone(),
-            secret: issued.secret,
-        },
-    )
-    .await?;
-    flash::set_message(&signed_in.session, message).await?;
-    Ok(Redirect::to(LIST_URL).into_response())
+    secret_issued(&state, &signed_in, caller, issued, htmx, "true", message).await
 }

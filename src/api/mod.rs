@@ -1,0 +1,36 @@
+//! The JSON REST API, `/api/v2`, in the shape of LaunchDarkly's. Requests
+//! authenticate with an access token, never a session, so none of the page
+//! middleware (sessions, CSRF) applies here, and no CORS headers are sent.
+
+pub mod auth;
+pub mod error;
+pub mod model;
+pub mod openapi;
+pub mod tokens;
+
+use axum::Router;
+use axum::routing::{any, get, post};
+
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    let v2 = Router::new()
+        .route("/caller-identity", get(tokens::caller_identity))
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route(
+            "/tokens/{id}",
+            get(tokens::get).patch(tokens::patch).delete(tokens::delete),
+        )
+        .route("/tokens/{id}/reset", post(tokens::reset))
+        .route("/tokens/{id}/clone", post(tokens::clone))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed);
+    // Everything else under /api answers in JSON too, not with the HTML 404.
+    Router::new()
+        .nest("/api/v2", v2)
+        .route("/api", any(error::not_found))
+        .route("/api/", any(error::not_found))
+        .route("/api/v2/", any(error::not_found))
+        .route("/api/{*rest}", any(error::not_found))
+}

@@ -1,0 +1,226 @@
+//! The API's JSON shapes (LaunchDarkly's), with their OpenAPI schemas.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::token::{TokenKind, TokenRole};
+use crate::store::Token;
+
+/// A token role as the API spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiTokenRole {
+    Reader,
+    Writer,
+    Admin,
+}
+
+impl From<ApiTokenRole> for TokenRole {
+    fn from(r: ApiTokenRole) -> Self {
+        match r {
+            ApiTokenRole::Reader => TokenRole::Reader,
+            ApiTokenRole::Writer => TokenRole::Writer,
+            ApiTokenRole::Admin => TokenRole::Admin,
+        }
+    }
+}
+
+/// A member role as the API spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiMemberRole {
+    Owner,
+    Admin,
+    Writer,
+    Reader,
+    NoAccess,
+}
+
+impl From<crate::domain::MemberRole> for ApiMemberRole {
+    fn from(r: crate::domain::MemberRole) -> Self {
+        use crate::domain::MemberRole as M;
+        match r {
+            M::Owner => ApiMemberRole::Owner,
+            M::Admin => ApiMemberRole::Admin,
+            M::Writer => ApiMemberRole::Writer,
+            M::Reader => ApiMemberRole::Reader,
+            M::NoAccess => ApiMemberRole::NoAccess,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Link {
+    pub href: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+impl Link {
+    pub fn json(href: impl Into<String>) -> Self {
+        Link {
+            href: href.into(),
+            kind: "application/json",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenLinks {
+    #[serde(rename = "self")]
+    pub self_: Link,
+    pub parent: Link,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberSummary {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub email: String,
+    pub role: ApiMemberRole,
+}
+
+/// An access token. `token` holds the full secret only in the response to
+/// create, clone and reset; everywhere else its last four characters.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenJson {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub role: ApiTokenRole,
+    pub service_token: bool,
+    pub member_id: String,
+    #[serde(rename = "_member")]
+    pub member: MemberSummary,
+    pub default_api_version: i64,
+    /// Unix milliseconds.
+    pub creation_date: i64,
+    /// Unix milliseconds.
+    pub last_modified: i64,
+    /// Unix milliseconds, or null if never used.
+    pub last_used: Option<i64>,
+    /// Unix milliseconds, or null if it never expires.
+    pub expires: Option<i64>,
+    pub token: String,
+    #[serde(rename = "_links")]
+    pub links: TokenLinks,
+}
+
+impl TokenJson {
+    pub fn new(token: &Token, secret: Option<String>) -> Self {
+        TokenJson {
+            id: token.id.clone(),
+            name: token.name.clone(),
+            description: token.description.clone(),
+            role: match token.role {
+                TokenRole::Reader => ApiTokenRole::Reader,
+                TokenRole::Writer => ApiTokenRole::Writer,
+                TokenRole::Admin => ApiTokenRole::Admin,
+            },
+            service_token: token.kind == TokenKind::Service,
+            member_id: token.member_id.clone(),
+            member: MemberSummary {
+                id: token.member_id.clone(),
+                email: token.member_email.clone(),
+                role: token.member_role.into(),
+            },
+            default_api_version: token.api_version,
+            creation_date: token.created_at,
+            last_modified: token.updated_at,
+            last_used: token.last_used_at,
+            expires: token.expires_at,
+            token: secret.unwrap_or_else(|| token.last_four.clone()),
+            links: TokenLinks {
+                self_: Link::json(format!("/api/v2/tokens/{}", token.id)),
+                parent: Link::json("/api/v2/tokens"),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListLinks {
+    #[serde(rename = "self")]
+    pub self_: Link,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<Link>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prev: Option<Link>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenList {
+    pub items: Vec<TokenJson>,
+    pub total_count: i64,
+    #[serde(rename = "_links")]
+    pub links: ListLinks,
+}
+
+/// The token a request was made with.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallerIdentity {
+    pub token_id: String,
+    pub token_name: String,
+    pub member_id: String,
+    pub service_token: bool,
+    /// The role the token acts with now.
+    pub role: ApiTokenRole,
+}
+
+/// A new token. Only `name` is required.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTokenBody {
+    /// 1–256 characters after trimming.
+    #[schema(min_length = 1, max_length = 256)]
+    pub name: String,
+    /// Up to 1000 characters.
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+    /// Defaults to `reader`.
+    #[serde(default)]
+    pub role: Option<ApiTokenRole>,
+    /// Admins only; defaults to false.
+    #[serde(default)]
+    pub service_token: Option<bool>,
+    /// 20240415 (default), 20220603 or 20210729.
+    #[serde(default)]
+    pub default_api_version: Option<i64>,
+    /// Unix milliseconds in the future, or null for never.
+    #[serde(default)]
+    pub expires: Option<i64>,
+}
+
+/// One operation of a JSON Patch (RFC 6902), for the OpenAPI document; the
+/// server parses patches with the `json-patch` crate.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PatchOperation {
+    pub op: PatchOp,
+    /// A JSON Pointer: `/name`, `/description`, `/role`, `/defaultApiVersion` or `/expires`.
+    pub path: String,
+    /// The new value, for add, replace and test.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub value: Option<serde_json::Value>,
+    /// The source pointer, for move and copy.
+    #[serde(default)]
+    pub from: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum PatchOp {
+    Add,
+    Remove,
+    Replace,
+    Move,
+    Copy,
+    Test,
+}

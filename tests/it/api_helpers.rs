@@ -1,0 +1,376 @@
+//! Shared by the `/api/v2` tests: an application whose state (store, usage
+//! recorder, throttle) the test keeps, a team with one member per role,
+//! tokens issued through the operations, and requests that keep the whole
+//! answer (status, headers, body) for the assertions and their messages.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::LazyLock;
+
+use anyhow::{Context, anyhow, ensure};
+use latchkey::AppState;
+use latchkey::domain::MemberRole;
+use latchkey::domain::token::{DEFAULT_API_VERSION, TokenKind, TokenRole};
+use latchkey::store::{Member, Store};
+use latchkey::tokens::{Caller, CreateRequest, Issued};
+use reqwest::header::{self, HeaderMap};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::helpers::{PASSWORD, bare_client};
+
+pub const API: &str = "/api/v2";
+pub const API_IP: &str = "198.51.100.4";
+
+pub const OWNER: &str = "api-owner@example.com";
+pub const ADMIN: &str = "api-admin@example.com";
+pub const WRITER: &str = "api-writer@example.com";
+pub const READER: &str = "api-reader@example.com";
+/// A second Admin, whose personal tokens are "someone else's".
+pub const OTHER: &str = "api-other@example.com";
+
+static PASSWORD_HASH: LazyLock<String> = LazyLock::new(|| {
+    latchkey::domain::password::hash_password(PASSWORD).expect("hashing the test password")
+});
+
+/// A running application whose state the test can reach.
+pub struct ApiApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub client: Client,
+    _db_dir: TempDir,
+}
+
+/// One member per role, plus another Admin.
+pub struct Members {
+    pub owner: Member,
+    pub admin: Member,
+    pub writer: Member,
+    pub reader: Member,
+    pub other: Member,
+}
+
+/// Starts the application with the whole team.
+pub async fn spawn_api() -> anyhow::Result<(ApiApp, Members)> {
+    let db_dir = tempfile::tempdir().context("creating the database directory")?;
+    let path = db_dir.path().join("latchkey.db");
+    let config = latchkey::config::Config::for_database(format!("sqlite://{}", path.display()));
+    let app = latchkey::App::new(config).await?;
+    let state = app.state().clone();
+    let mut made = Vec::new();
+    for (email, role) in [
+        (OWNER, MemberRole::Owner),
+        (ADMIN, MemberRole::Admin),
+        (WRITER, MemberRole::Writer),
+        (READER, MemberRole::Reader),
+        (OTHER, MemberRole::Admin),
+    ] {
+        made.push(
+            state
+                .store
+                .create_member(email, role, &PASSWORD_HASH, None)
+                .await
+                .with_context(|| format!("creating member {email}"))?,
+        );
+    }
+    let mut made = made.into_iter();
+    let mut next = || made.next().expect("five members");
+    let members = Members {
+        owner: next(),
+        admin: next(),
+        writer: next(),
+        reader: next(),
+        other: next(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    Ok((
+        ApiApp {
+            addr,
+            state,
+            client: bare_client(),
+            _db_dir: db_dir,
+        },
+        members,
+    ))
+}
+
+pub fn caller(member: &Member) -> Caller<'_> {
+    Caller {
+        member,
+        client_ip: API_IP,
+        via_token: None,
+    }
+}
+
+pub fn create_request(name: &str, kind: TokenKind, role: TokenRole) -> CreateRequest {
+    CreateRequest {
+        name: name.to_string(),
+        description: String::new(),
+        role,
+        kind,
+        api_version: DEFAULT_API_VERSION,
+        expires_at: None,
+    }
+}
+
+/// Everything a response said.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> anyhow::Result<Value> {
+        serde_json::from_slice(&self.body)
+            .with_context(|| format!("{} body is not JSON: {}", self.status, self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The status must be `status`; returns the JSON body.
+    pub fn expect(&self, status: StatusCode) -> anyhow::Result<Value> {
+        ensure!(
+            self.status == status,
+            "expected {status}, got {}: {}",
+            self.status,
+            self.text()
+        );
+        if status == StatusCode::NO_CONTENT {
+            return Ok(Value::Null);
+        }
+        self.json()
+    }
+
+    /// An API error: this status, a JSON content type and a body of exactly
+    /// `{"code": code, "message": <non-empty text>}`.
+    pub fn expect_error(&self, status: StatusCode, code: &str) -> anyhow::Result<()> {
+        ensure!(
+            self.status == status,
+            "expected {status} {code}, got {}: {}",
+            self.status,
+            self.text()
+        );
+        let content_type = self.header("content-type").unwrap_or_default();
+        ensure!(
+            content_type.starts_with("application/json"),
+            "{status} error has content type {content_type:?}: {}",
+            self.text()
+        );
+        let body = self.json()?;
+        ensure!(
+            keys(&body) == set(&["code", "message"]),
+            "error body must be exactly {{code, message}}: {body}"
+        );
+        ensure!(body["code"] == code, "expected code {code:?}: {body}");
+        ensure!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| !m.trim().is_empty()),
+            "error message must be non-empty text: {body}"
+        );
+        Ok(())
+    }
+}
+
+/// The keys of a JSON object (empty for anything else).
+pub fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+pub fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// A request with an optional `Authorization` header, an optional body and
+/// its content type.
+pub struct Call<'a> {
+    app: &'a ApiApp,
+    client: Option<&'a Client>,
+    method: Method,
+    path: String,
+    auth: Option<String>,
+    content_type: Option<String>,
+    body: Option<Vec<u8>>,
+}
+
+impl<'a> Call<'a> {
+    pub fn auth(mut self, secret: &str) -> Self {
+        self.auth = Some(secret.to_string());
+        self
+    }
+
+    pub fn raw_auth(mut self, value: &str) -> Self {
+        self.auth = Some(value.to_string());
+        self
+    }
+
+    /// Sends with `client` (for example one bound to another address).
+    pub fn via(mut self, client: &'a Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// A JSON body with `Content-Type: application/json`.
+    pub fn json(self, body: &Value) -> Self {
+        self.body("application/json", body.to_string().into_bytes())
+    }
+
+    pub fn body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        self.content_type = Some(content_type.to_string());
+        self.body = Some(body.into());
+        self
+    }
+
+    /// A body without a `Content-Type` header.
+    pub fn untyped_body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.content_type = None;
+        self.body = Some(body.into());
+        self
+    }
+
+    pub async fn send(self) -> anyhow::Result<Reply> {
+        let client = self.client.unwrap_or(&self.app.client);
+        let what = format!("{} {}", self.method, self.path);
+        let mut req = client.request(self.method, self.app.url(&self.path));
+        if let Some(auth) = &self.auth {
+            req = req.header(header::AUTHORIZATION, auth);
+        }
+        if let Some(ct) = &self.content_type {
+            req = req.header(header::CONTENT_TYPE, ct);
+        }
+        if let Some(body) = self.body {
+            req = req.body(body);
+        }
+        let res = req.send().await.with_context(|| what.clone())?;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res
+            .bytes()
+            .await
+            .with_context(|| format!("reading the body of {what}"))?
+            .to_vec();
+        ensure!(
+            status != StatusCode::INTERNAL_SERVER_ERROR,
+            "{what} answered 500: {}",
+            String::from_utf8_lossy(&body)
+        );
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+impl ApiApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// A request to `path` (relative to `/api/v2` unless it starts with `/`).
+    pub fn call(&self, method: Method, path: &str) -> Call<'_> {
+        let path = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("{API}/{path}")
+        };
+        Call {
+            app: self,
+            client: None,
+            method,
+            path,
+            auth: None,
+            content_type: None,
+            body: None,
+        }
+    }
+
+    pub async fn get(&self, path: &str, secret: &str) -> anyhow::Result<Reply> {
+        self.call(Method::GET, path).auth(secret).send().await
+    }
+
+    pub async fn post(&self, path: &str, secret: &str) -> anyhow::Result<Reply> {
+        self.call(Method::POST, path).auth(secret).send().await
+    }
+
+    pub async fn post_json(&self, path: &str, secret: &str, body: &Value) -> anyhow::Result<Reply> {
+        self.call(Method::POST, path)
+            .auth(secret)
+            .json(body)
+            .send()
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, secret: &str, body: &Value) -> anyhow::Result<Reply> {
+        self.call(Method::PATCH, path)
+            .auth(secret)
+            .body("application/json-patch+json", body.to_string())
+            .send()
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, secret: &str) -> anyhow::Result<Reply> {
+        self.call(Method::DELETE, path).auth(secret).send().await
+    }
+
+    /// Issues a token through the create operation (which must succeed).
+    pub async fn issue(
+        &self,
+        member: &Member,
+        name: &str,
+        kind: TokenKind,
+        role: TokenRole,
+    ) -> anyhow::Result<Issued> {
+        self.issue_with(member, create_request(name, kind, role))
+            .await
+    }
+
+    pub async fn issue_with(
+        &self,
+        member: &Member,
+        request: CreateRequest,
+    ) -> anyhow::Result<Issued> {
+        let name = request.name.clone();
+        latchkey::tokens::create(self.store(), caller(member), request)
+            .await
+            .map_err(|e| anyhow!("creating {name:?} as {}: {e:?}", member.email))
+    }
+
+    /// `GET /caller-identity` with `secret`, which must answer 200.
+    pub async fn identity(&self, secret: &str) -> anyhow::Result<Value> {
+        self.get("caller-identity", secret)
+            .await?
+            .expect(StatusCode::OK)
+    }
+
+    pub async fn count_tokens(&self) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM tokens")
+            .fetch_one(self.store().pool())
+            .await?)
+    }
+}
+
+/// The issued token's secret and id, for brevity.
+pub fn sid(issued: &Issued) -> (String, String) {
+    (issued.secret.clone(), issued.token.id.clone())
+}
+
+/// An id of the right shape that no token has.
+pub const UNKNOWN_ID: &str = "0123456789abcdef01234567";
