@@ -14,6 +14,9 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Sign a member out after this long without a request.
     pub session_idle: time::Duration,
+    /// Failed API authentications a client may make per minute before its
+    /// further failures get 429.
+    pub api_auth_failures_per_minute: usize,
     /// Seed demo members into an empty database.
     pub demo: bool,
     /// The first Owner's credentials, used only when no member exists.
@@ -39,6 +42,8 @@ impl std::fmt::Debug for BootstrapOwner {
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://latchkey.db";
 pub const DEFAULT_SESSION_IDLE_MINUTES: u32 = 12 * 60;
+/// About thirty a minute (PRODUCT.md §5).
+pub const DEFAULT_API_AUTH_FAILURES_PER_MINUTE: u32 = 30;
 
 impl Config {
     /// Defaults suitable for tests: a given database, port 0 decided by the
@@ -51,6 +56,7 @@ impl Config {
             database_url: database_url.into(),
             secure_cookies: false,
             session_idle: time::Duration::minutes(i64::from(DEFAULT_SESSION_IDLE_MINUTES)),
+            api_auth_failures_per_minute: DEFAULT_API_AUTH_FAILURES_PER_MINUTE as usize,
             demo: false,
             bootstrap: None,
         }

@@ -45,9 +45,6 @@ pub struct AppState {
 /// Five failed sign-ins a minute per client IP or per email (PRODUCT.md §7).
 pub const SIGN_IN_FAILURES_PER_MINUTE: usize = 5;
 
-/// About thirty failed API authentications a minute per client (PRODUCT.md §5).
-pub const API_AUTH_FAILURES_PER_MINUTE: usize = 30;
-
 /// A configured application, ready to serve.
 pub struct App {
     state: AppState,
@@ -63,6 +60,7 @@ impl App {
             .migrate()
             .await
             .context("creating the session table")?;
+        let api_auth_failures_per_minute = config.api_auth_failures_per_minute;
         Ok(Self {
             state: AppState {
                 store,
@@ -72,7 +70,7 @@ impl App {
                     Duration::from_secs(60),
                 )),
                 api_auth_throttle: Arc::new(FailureThrottle::new(
-                    API_AUTH_FAILURES_PER_MINUTE,
+                    api_auth_failures_per_minute,
                     Duration::from_secs(60),
                 )),
                 usage: Arc::new(UsageRecorder::default()),

@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use latchkey::config::{
-    BootstrapOwner, Config, DEFAULT_DATABASE_URL, DEFAULT_LISTEN, DEFAULT_SESSION_IDLE_MINUTES,
+    BootstrapOwner, Config, DEFAULT_API_AUTH_FAILURES_PER_MINUTE, DEFAULT_DATABASE_URL,
+    DEFAULT_LISTEN, DEFAULT_SESSION_IDLE_MINUTES,
 };
 use latchkey::domain::MemberRole;
 use latchkey::domain::email::normalize_email;
@@ -81,6 +82,11 @@ struct ServeArgs {
     #[arg(long, env = "LATCHKEY_SESSION_IDLE_MINUTES", default_value_t = DEFAULT_SESSION_IDLE_MINUTES,
           value_parser = clap::value_parser!(u32).range(1..=525_600))]
     session_idle_minutes: u32,
+    /// Failed API authentications a client may make per minute before its
+    /// further failures get 429.
+    #[arg(long, env = "LATCHKEY_API_AUTH_FAILURES_PER_MINUTE", default_value_t = DEFAULT_API_AUTH_FAILURES_PER_MINUTE,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    api_auth_failures_per_minute: u32,
     /// Email of the first Owner, used only when no member exists yet.
     #[arg(
         long,
@@ -165,6 +171,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.database.url,
         secure_cookies: args.secure_cookies,
         session_idle: time::Duration::minutes(i64::from(args.session_idle_minutes)),
+        api_auth_failures_per_minute: args.api_auth_failures_per_minute as usize,
         demo: args.demo,
         bootstrap: match (args.bootstrap_email, args.bootstrap_password) {
             (Some(email), Some(password)) => Some(BootstrapOwner { email, password }),
