@@ -114,6 +114,12 @@ impl CredentialIndex {
         })
     }
 
+    /// Takes over the contents of a freshly loaded index.
+    pub fn replace_with(&self, fresh: CredentialIndex) {
+        let fresh = fresh.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        *self.write() = fresh;
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -140,6 +146,22 @@ impl CredentialIndex {
             token: token.clone(),
             member_role,
         })
+    }
+
+    /// How many tokens exist: all of them, or (with `member_id`) that
+    /// member's personal tokens plus every service token. The list's total
+    /// without filters, without a COUNT(*) that scans the whole table.
+    pub fn count_tokens(&self, member_id: Option<&str>) -> i64 {
+        let state = self.read();
+        let count = match member_id {
+            None => state.tokens.len(),
+            Some(id) => state
+                .tokens
+                .values()
+                .filter(|t| t.kind == TokenKind::Service || t.member_id == id)
+                .count(),
+        };
+        i64::try_from(count).unwrap_or(i64::MAX)
     }
 
     pub fn set_member_role(&self, member_id: &str, role: MemberRole) {

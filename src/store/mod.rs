@@ -81,6 +81,15 @@ impl Store {
         })
     }
 
+    /// Rebuilds the credential index from the database, for rows written
+    /// behind the store's back (another process, a hand-run SQL statement).
+    pub async fn reload_credentials(&self) -> StoreResult<()> {
+        let _in_order = self.serialize_index_write().await;
+        let fresh = credentials::CredentialIndex::load(&self.pool).await?;
+        self.credentials.replace_with(fresh);
+        Ok(())
+    }
+
     /// The token a secret's digest opens right now (no database read).
     pub fn authenticate(&self, digest: &str, now_ms: i64) -> Option<credentials::Authenticated> {
         self.credentials.authenticate(digest, now_ms)

@@ -227,9 +227,19 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<Token>, i64)> {
-        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM tokens t");
-        push_filter(&mut count, filter);
-        let total: i64 = count.build_query_scalar().fetch_one(self.pool()).await?;
+        let unfiltered = filter.name_contains.as_deref().unwrap_or("").is_empty()
+            && filter.role.is_none()
+            && filter.kind.is_none();
+        let total: i64 = if unfiltered {
+            // The credential index holds every token: counting there spares a
+            // scan of the whole table on every page (the API's hot path).
+            self.credentials()
+                .count_tokens(filter.member_scope.as_deref())
+        } else {
+            let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM tokens t");
+            push_filter(&mut count, filter);
+            count.build_query_scalar().fetch_one(self.pool()).await?
+        };
 
         let mut select = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN members m ON m.id = t.member_id"

@@ -1317,6 +1317,9 @@ async fn bulk_more(store: &Store, member_id: &str, from: usize, to: usize) -> an
         .await?;
     }
     tx.commit().await?;
+    // Rows written with raw SQL bypass the store's credential index, which
+    // the list's total comes from.
+    store.reload_credentials().await?;
     Ok(())
 }
 
