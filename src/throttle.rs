@@ -49,10 +49,78 @@ impl FailureThrottle {
         Some(wait.max(Duration::from_secs(1)))
     }
 
+    /// Counts a failure against `key` unless the key is already blocked, in
+    /// which case it says how long to wait. Check and count happen under one
+    /// lock, so simultaneous failures cannot all slip under the limit.
+    pub fn fail(&self, key: &str) -> Result<(), Duration> {
+        let mut failures = self.lock();
+        if let Some(wait) = Self::blocked(&mut failures, key, self.limit, self.window) {
+            return Err(wait);
+        }
+        self.record(&mut failures, key);
+        Ok(())
+    }
+
+    /// Starts an attempt that must be paid for up front (a password check):
+    /// if none of `keys` is blocked, counts a failure against each at once;
+    /// `succeeded` takes it back. So a burst of parallel guesses is counted
+    /// before any of them is checked.
+    pub fn begin_attempt(&self, keys: &[&str]) -> Result<(), Duration> {
+        let mut failures = self.lock();
+        let wait = keys
+            .iter()
+            .filter_map(|key| Self::blocked(&mut failures, key, self.limit, self.window))
+            .max();
+        if let Some(wait) = wait {
+            return Err(wait);
+        }
+        for key in keys {
+            self.record(&mut failures, key);
+        }
+        Ok(())
+    }
+
+    /// The attempt begun with `begin_attempt` succeeded: it does not count.
+    pub fn succeeded(&self, keys: &[&str]) {
+        let mut failures = self.lock();
+        for key in keys {
+            if let Some(log) = failures.get_mut(*key) {
+                log.pop_back();
+                if log.is_empty() {
+                    failures.remove(*key);
+                }
+            }
+        }
+    }
+
+    fn blocked(
+        failures: &mut HashMap<String, VecDeque<Instant>>,
+        key: &str,
+        limit: usize,
+        window: Duration,
+    ) -> Option<Duration> {
+        let now = Instant::now();
+        let log = failures.get_mut(key)?;
+        prune(log, now, window);
+        if log.len() < limit {
+            return None;
+        }
+        let oldest = *log.front()?;
+        Some(
+            (oldest + window)
+                .saturating_duration_since(now)
+                .max(Duration::from_secs(1)),
+        )
+    }
+
     /// Counts one failure against `key`.
     pub fn record_failure(&self, key: &str) {
-        let now = Instant::now();
         let mut failures = self.lock();
+        self.record(&mut failures, key);
+    }
+
+    fn record(&self, failures: &mut HashMap<String, VecDeque<Instant>>, key: &str) {
+        let now = Instant::now();
         if failures.len() >= MAX_KEYS && !failures.contains_key(key) {
             failures.retain(|_, log| {
                 prune(log, now, self.window);
@@ -107,6 +175,27 @@ mod tests {
         let wait = throttle.retry_after("a").expect("third failure blocks");
         assert!(wait <= Duration::from_secs(60) && wait >= Duration::from_secs(59));
         assert_eq!(throttle.retry_after("b"), None);
+    }
+
+    #[test]
+    fn attempts_count_before_they_finish() {
+        let throttle = FailureThrottle::new(2, Duration::from_secs(60));
+        // Two attempts in flight use up the allowance; a third is refused
+        // before either has finished.
+        assert!(throttle.begin_attempt(&["ip", "email"]).is_ok());
+        assert!(throttle.begin_attempt(&["ip", "email"]).is_ok());
+        assert!(throttle.begin_attempt(&["ip", "other"]).is_err());
+        // A success gives its attempt back.
+        throttle.succeeded(&["ip", "email"]);
+        assert!(throttle.begin_attempt(&["ip", "email"]).is_ok());
+    }
+
+    #[test]
+    fn fail_checks_and_counts_at_once() {
+        let throttle = FailureThrottle::new(2, Duration::from_secs(60));
+        assert!(throttle.fail("k").is_ok());
+        assert!(throttle.fail("k").is_ok());
+        assert!(throttle.fail("k").is_err());
     }
 
     #[test]

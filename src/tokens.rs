@@ -22,9 +22,18 @@ pub struct Caller<'a> {
     pub client_ip: &'a str,
     /// The API token the request came with, for the audit log.
     pub via_token: Option<&'a str>,
+    /// Who is recorded as the owner of tokens this caller creates, when that
+    /// is not `member` itself: a service token acts for the organization
+    /// (its `member` is not a person), and what it creates is recorded
+    /// against the member who created the service token.
+    pub owner_id: Option<&'a str>,
 }
 
 impl Caller<'_> {
+    fn owner_id(&self) -> String {
+        self.owner_id.unwrap_or(&self.member.id).to_string()
+    }
+
     fn actor(&self) -> Actor<'_> {
         Actor {
             member_id: &self.member.id,
@@ -194,7 +203,7 @@ pub async fn create(
             expires_at: request.expires_at,
         },
         kind: request.kind,
-        member_id: caller.member.id.clone(),
+        member_id: caller.owner_id(),
         digest: secret.digest(),
         last_four: secret.last_four(),
     };
@@ -205,13 +214,12 @@ pub async fn create(
     })
 }
 
-/// A new token with the source's role, kind, description, API version and
-/// expiry, named `<name> (copy)`, owned by the caller, with a fresh secret.
+/// A new token with the source's role, kind, description and API version
+/// (PRODUCT.md §3; not its expiry, which belongs to the original's purpose),
+/// named `<name> (copy)`, owned by the caller, with a fresh secret.
 pub async fn clone(store: &Store, caller: Caller<'_>, source_id: &str) -> TokenResult<Issued> {
     let source = get(store, caller, source_id).await?;
     policy::can_clone(caller.actor(), source.facts())?;
-    // An expiry that has passed is not copied: the clone would be born dead.
-    let expires_at = source.expires_at.filter(|t| *t > now_ms());
     let secret = NewSecret::generate(source.kind);
     let new = NewToken {
         fields: TokenFields {
@@ -219,10 +227,10 @@ pub async fn clone(store: &Store, caller: Caller<'_>, source_id: &str) -> TokenR
             description: source.description.clone(),
             role: source.role,
             api_version: source.api_version,
-            expires_at,
+            expires_at: None,
         },
         kind: source.kind,
-        member_id: caller.member.id.clone(),
+        member_id: caller.owner_id(),
         digest: secret.digest(),
         last_four: secret.last_four(),
     };

@@ -80,11 +80,10 @@ impl FromRequestParts<AppState> for ApiCaller {
             }
             None => {
                 let key = format!("api:{client_ip}");
-                if let Some(wait) = state.api_auth_throttle.retry_after(&key) {
-                    return Err(ApiError::rate_limited(wait));
+                match state.api_auth_throttle.fail(&key) {
+                    Ok(()) => Err(ApiError::unauthorized()),
+                    Err(wait) => Err(ApiError::rate_limited(wait)),
                 }
-                state.api_auth_throttle.record_failure(&key);
-                Err(ApiError::unauthorized())
             }
         }
     }

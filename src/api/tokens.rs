@@ -39,10 +39,20 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ApiTokenId {
 pub const DEFAULT_LIMIT: i64 = 25;
 pub const MAX_LIMIT: i64 = 1000;
 
-/// The member a token acts for, with the role it acts with now. Service
-/// tokens act with their own role on behalf of the organization; what they
-/// create is recorded against the member who created the service token.
+/// Who the token acts as. A personal token acts as its member, with the
+/// role it may use now. A service token acts for the organization: as a
+/// stand-in whose id matches no member (so no member's personal tokens count
+/// as its own), with its own role; what it creates is recorded against the
+/// member who created the service token.
 async fn acting_member(state: &AppState, caller: &ApiCaller) -> Result<Member, ApiError> {
+    if caller.token.kind == TokenKind::Service {
+        return Ok(Member {
+            id: format!("service-token:{}", caller.token.id),
+            email: format!("service token {}", caller.token.name),
+            role: caller.role.as_member_role(),
+            created_at: 0,
+        });
+    }
     let member = state
         .store
         .find_member(&caller.token.member_id)
@@ -56,10 +66,13 @@ async fn acting_member(state: &AppState, caller: &ApiCaller) -> Result<Member, A
 }
 
 fn ops_caller<'a>(member: &'a Member, caller: &'a ApiCaller) -> Caller<'a> {
+    let service = caller.token.kind == TokenKind::Service;
     Caller {
         member,
         client_ip: &caller.client_ip,
-        via_token: Some(&caller.token.name),
+        // A service token's stand-in already names the token.
+        via_token: (!service).then_some(caller.token.name.as_str()),
+        owner_id: service.then_some(caller.token.member_id.as_str()),
     }
 }
 
@@ -238,6 +251,14 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<TokenJson>), ApiError> {
     caller.require_admin()?;
     let body: CreateTokenBody = json_body(&headers, &body, &["application/json"])?;
+    let service = body.service_token.unwrap_or(false);
+    if caller.token.kind == TokenKind::Service && !service {
+        // A personal token belongs to a member, and its secret is shown only
+        // to that member: a script acting for the organization cannot mint one.
+        return Err(ApiError::forbidden(
+            "A service token can create service tokens only; sign in to create a personal token",
+        ));
+    }
     let member = acting_member(&state, &caller).await?;
     let issued = tokens::create(
         &state.store,
@@ -246,7 +267,7 @@ pub async fn create(
             name: body.name,
             description: body.description.unwrap_or_default(),
             role: body.role.map(TokenRole::from).unwrap_or(TokenRole::Reader),
-            kind: if body.service_token.unwrap_or(false) {
+            kind: if service {
                 TokenKind::Service
             } else {
                 TokenKind::Personal

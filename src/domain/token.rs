@@ -171,8 +171,12 @@ pub fn validate_description(raw: &str) -> Result<String, ValidationError> {
     Ok(description.to_string())
 }
 
+/// The latest expiry accepted: the end of year 9999 UTC, the last moment
+/// every page and client can still write as a date.
+pub const MAX_EXPIRY_MS: i64 = 253_402_300_799_999;
+
 /// An expiry must lie in the future (a token that is born expired is a
-/// mistake, not a choice).
+/// mistake, not a choice) and before year 10000.
 pub fn validate_expiry(
     expires_at: Option<i64>,
     now_ms: i64,
@@ -181,6 +185,10 @@ pub fn validate_expiry(
         Some(t) if t <= now_ms => Err(ValidationError::new(
             "expires",
             "Expiry must be in the future",
+        )),
+        Some(t) if t > MAX_EXPIRY_MS => Err(ValidationError::new(
+            "expires",
+            "Expiry must be before the year 10000",
         )),
         other => Ok(other),
     }
@@ -283,5 +291,7 @@ mod tests {
         assert!(validate_expiry(Some(10), 20).is_err());
         assert_eq!(validate_expiry(Some(30), 20), Ok(Some(30)));
         assert_eq!(validate_expiry(None, 20), Ok(None));
+        assert!(validate_expiry(Some(i64::MAX), 20).is_err());
+        assert!(validate_expiry(Some(MAX_EXPIRY_MS), 20).is_ok());
     }
 }

@@ -20,19 +20,36 @@ const NEW_SECRET_KEY: &str = "new_secret_key";
 const PENDING_FOR: Duration = Duration::from_secs(10 * 60);
 
 /// A secret waiting to be shown once on the next page.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct PendingSecret {
     pub token_id: String,
     pub token_name: String,
     pub secret: String,
 }
 
+impl std::fmt::Debug for PendingSecret {
+    // Never print the secret, whoever logs this by accident.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingSecret")
+            .field("token_id", &self.token_id)
+            .field("token_name", &self.token_name)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
 /// Secrets between the POST that issued them and the GET that shows them.
 /// (With several instances behind a load balancer, that GET must reach the
 /// same instance: sticky sessions.)
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct PendingSecrets {
     waiting: Mutex<HashMap<String, (PendingSecret, Instant)>>,
+}
+
+impl std::fmt::Debug for PendingSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingSecrets")
+    }
 }
 
 impl PendingSecrets {

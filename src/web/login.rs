@@ -93,11 +93,11 @@ pub async fn submit(
     let ip_key = format!("ip:{ip}");
     let email_key = format!("email:{}", typed_email.to_lowercase());
 
+    // The attempt is counted before the password is checked (and given
+    // back if it succeeds), so parallel guesses cannot slip past the limit.
     let throttle = &state.sign_in_throttle;
-    if let Some(wait) = throttle
-        .retry_after(&ip_key)
-        .max(throttle.retry_after(&email_key))
-    {
+    let keys = [ip_key.as_str(), email_key.as_str()];
+    if let Err(wait) = throttle.begin_attempt(&keys) {
         let secs = wait.as_secs().max(1);
         let page = LoginPage {
             layout: Layout::public("Sign in", csrf_token(&session).await?),
@@ -131,8 +131,6 @@ pub async fn submit(
     let member = match found {
         Some((member, _)) if matches => member,
         _ => {
-            throttle.record_failure(&ip_key);
-            throttle.record_failure(&email_key);
             state
                 .store
                 .record_audit(&NewAuditEvent {
@@ -153,6 +151,7 @@ pub async fn submit(
         }
     };
 
+    throttle.succeeded(&keys);
     // A new session id (no fixation) and a new CSRF token for the new identity.
     session.cycle_id().await?;
     session.insert(MEMBER_ID, &member.id).await?;

@@ -68,8 +68,9 @@ pub fn router(state: AppState, sessions: SqliteStore) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
         .layer(middleware::from_fn(limits::refuse_oversized_bodies))
-        .layer(middleware::from_fn(security::headers))
+        // Inside the headers layer, so even a panic's page carries them.
         .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(middleware::from_fn(security::headers))
         .layer(
             TraceLayer::new_for_http()
                 // Path only: query strings may carry search terms, and

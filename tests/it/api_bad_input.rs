@@ -177,12 +177,21 @@ async fn odd_but_valid_create_bodies_work() -> TestResult {
         .await?
         .expect(StatusCode::CREATED)?;
     assert_eq!(body["name"], "\u{1F511}");
-    // The farthest future is still a valid expiry and reads back unchanged.
+    // The farthest expiry accepted (the end of year 9999) reads back
+    // unchanged; one past it, such as i64::MAX, is refused.
+    let farthest = latchkey::domain::token::MAX_EXPIRY_MS;
+    app.post_json(
+        "tokens",
+        &admin,
+        &json!({"name": "too far", "expires": i64::MAX}),
+    )
+    .await?
+    .expect_error(StatusCode::BAD_REQUEST, "invalid_request")?;
     let body = app
         .post_json(
             "tokens",
             &admin,
-            &json!({"name": "forever", "expires": i64::MAX}),
+            &json!({"name": "forever", "expires": farthest}),
         )
         .await?
         .expect(StatusCode::CREATED)?;
@@ -191,7 +200,7 @@ async fn odd_but_valid_create_bodies_work() -> TestResult {
         .get(&format!("tokens/{id}"), &admin)
         .await?
         .expect(StatusCode::OK)?;
-    assert_eq!(shown["expires"], i64::MAX);
+    assert_eq!(shown["expires"], farthest);
     app.get("tokens?limit=1000", &admin)
         .await?
         .expect(StatusCode::OK)?;

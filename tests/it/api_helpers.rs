@@ -102,6 +102,7 @@ pub fn caller(member: &Member) -> Caller<'_> {
         member,
         client_ip: API_IP,
         via_token: None,
+        owner_id: None,
     }
 }
 

@@ -6,6 +6,7 @@ mod api_auth;
 mod api_bad_input;
 mod api_helpers;
 mod api_patch;
+mod api_service_tokens;
 mod api_tokens;
 mod assets;
 mod audit;

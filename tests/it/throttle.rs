@@ -100,3 +100,46 @@ async fn failures_for_one_email_throttle_it_from_every_address() -> TestResult {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     Ok(())
 }
+
+/// Guesses sent all at once are counted before any password is checked, so
+/// no more than five of them are ever tried.
+#[tokio::test]
+async fn parallel_guesses_cannot_slip_past_the_limit() -> TestResult {
+    let app = spawn_app().await?;
+    let client = browser();
+    let csrf = app.login_csrf(&client).await?;
+    let url = app.url("/login");
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let (client, url, csrf) = (client.clone(), url.clone(), csrf.clone());
+        guesses.spawn(async move {
+            let password = format!("guess {i}");
+            client
+                .post(&url)
+                .form(&[
+                    ("email", OWNER_EMAIL),
+                    ("password", password.as_str()),
+                    ("csrf_token", csrf.as_str()),
+                    ("next", ""),
+                ])
+                .send()
+                .await
+                .map(|res| res.status())
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(joined) = guesses.join_next().await {
+        statuses.push(joined??);
+    }
+    let tried = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(tried + refused, 20, "{statuses:?}");
+    assert!(tried <= 5, "{tried} guesses were checked: {statuses:?}");
+    Ok(())
+}

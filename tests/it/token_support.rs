@@ -115,6 +115,7 @@ pub fn caller(member: &Member) -> Caller<'_> {
         member,
         client_ip: TEST_IP,
         via_token: None,
+        owner_id: None,
     }
 }
 

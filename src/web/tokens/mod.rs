@@ -60,6 +60,7 @@ fn caller<'a>(signed_in: &'a SignedIn, client_ip: &'a str) -> Caller<'a> {
         member: &signed_in.member,
         client_ip,
         via_token: None,
+        owner_id: None,
     }
 }
 
