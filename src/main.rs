@@ -54,6 +54,10 @@ enum DevCommand {
         database: DatabaseArgs,
         #[arg(long, default_value_t = 10_000)]
         count: usize,
+        /// Make the printed Admin token a personal one (owned by the Owner)
+        /// rather than a service token.
+        #[arg(long)]
+        personal: bool,
     },
 }
 
@@ -146,10 +150,20 @@ fn main() -> ExitCode {
                     },
             } => add_member(&database.url, &email, role).await,
             Command::Dev {
-                command: DevCommand::SeedTokens { database, count },
+                command:
+                    DevCommand::SeedTokens {
+                        database,
+                        count,
+                        personal,
+                    },
             } => {
                 let store = Store::connect(&database.url).await?;
-                let secret = seed::bench_tokens(&store, count).await;
+                let kind = if personal {
+                    latchkey::domain::token::TokenKind::Personal
+                } else {
+                    latchkey::domain::token::TokenKind::Service
+                };
+                let secret = seed::bench_tokens(&store, count, kind).await;
                 store.close().await;
                 println!("{}", secret?);
                 Ok(())

@@ -294,10 +294,14 @@ async fn demo_tokens(store: &Store, members: &[Member]) -> anyhow::Result<String
     Ok(secret.into_exposed())
 }
 
-/// For `make bench`: `count` tokens of mixed roles and kinds owned by an
-/// Owner (created when the database has none), plus one Admin service token
-/// whose secret is returned to drive the API with.
-pub async fn bench_tokens(store: &Store, count: usize) -> anyhow::Result<String> {
+/// For `make bench` and the API fuzz run: `count` tokens of mixed roles and
+/// kinds owned by an Owner (created when the database has none), plus one
+/// Admin token of `driver_kind` whose secret is returned to drive the API with.
+pub async fn bench_tokens(
+    store: &Store,
+    count: usize,
+    driver_kind: TokenKind,
+) -> anyhow::Result<String> {
     let owner = match store.find_member_credentials("bench@localhost").await? {
         Some((member, _)) => member,
         None => {
@@ -345,13 +349,13 @@ pub async fn bench_tokens(store: &Store, count: usize) -> anyhow::Result<String>
             )
             .await?;
     }
-    let secret = NewSecret::generate(TokenKind::Service);
+    let secret = NewSecret::generate(driver_kind);
     store
         .create_token(
             &new_token(
                 "bench driver".to_string(),
                 TokenRole::Admin,
-                TokenKind::Service,
+                driver_kind,
                 &secret,
             ),
             &seeder,
