@@ -1552,3 +1552,72 @@ async fn page_actions_are_audited_with_the_client_ip() -> TestResult {
     }
     Ok(())
 }
+
+/// Two people editing the same token: the second save, made from a form
+/// shown before the first one landed, is refused instead of silently
+/// overwriting it, keeps what was typed, and goes through when repeated.
+#[tokio::test]
+async fn a_stale_edit_form_does_not_overwrite_a_newer_change() -> TestResult {
+    let (app, team) = spawn_team().await?;
+    let store = &app.store;
+    let (writer, csrf) = signed_in(&app, MemberRole::Writer).await?;
+    let token = create(
+        store,
+        &team.writer,
+        "shared",
+        TokenKind::Personal,
+        TokenRole::Reader,
+    )
+    .await?
+    .token;
+    let url = format!("{TOKENS_URL}/{}/edit", token.id);
+    let body = app.get(&writer, &url).await?.text().await?;
+    let shown_version = html::one_with(&body, "input", "name", "version")
+        .attr("value")
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("the edit form carries the version"))?;
+    assert_eq!(shown_version, token.version.to_string());
+
+    // Someone else saves first.
+    let first = with(
+        create_fields(&csrf, "renamed by Ada"),
+        "version",
+        &shown_version,
+    );
+    let res = post_form(&app, &writer, &url, &first).await?;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    // The stale form is refused; the first change stands.
+    let second = with(
+        create_fields(&csrf, "renamed by Bo"),
+        "version",
+        &shown_version,
+    );
+    let res = post_form(&app, &writer, &url, &second).await?;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body = res.text().await?;
+    assert!(body.contains("Someone else changed this token"), "{body}");
+    assert_eq!(
+        html::one_with(&body, "input", "id", "token-name").attr("value"),
+        Some("renamed by Bo"),
+        "what was typed is kept"
+    );
+    let stored = store.find_token(&token.id).await?.expect("token exists");
+    assert_eq!(stored.name, "renamed by Ada");
+
+    // Saving again from the refreshed form is a deliberate overwrite.
+    let fresh_version = html::one_with(&body, "input", "name", "version")
+        .attr("value")
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("the refused form carries the new version"))?;
+    let third = with(
+        create_fields(&csrf, "renamed by Bo"),
+        "version",
+        &fresh_version,
+    );
+    let res = post_form(&app, &writer, &url, &third).await?;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let stored = store.find_token(&token.id).await?.expect("token exists");
+    assert_eq!(stored.name, "renamed by Bo");
+    Ok(())
+}

@@ -73,7 +73,7 @@ pub async fn submit(
                         parsed.expires_at
                     },
                 },
-                None,
+                input.version.trim().parse::<i64>().ok(),
             )
             .await
         }
@@ -81,11 +81,21 @@ pub async fn submit(
     };
     let token = match result {
         Ok(token) => token,
-        Err(e @ (TokenError::Invalid(_) | TokenError::Forbidden(_))) => {
+        Err(e @ (TokenError::Invalid(_) | TokenError::Forbidden(_) | TokenError::Conflict(_))) => {
             match e {
                 TokenError::Invalid(list) => list.into_iter().for_each(|e| errors.add(e)),
                 // A role above the member's own: said on the form, like create.
                 TokenError::Forbidden(message) => errors.form = Some(message),
+                // Someone saved first. The form keeps what this member typed
+                // and now carries the current version, so saving again is a
+                // deliberate choice to overwrite.
+                TokenError::Conflict(_) => {
+                    errors.form = Some(
+                        "Someone else changed this token while you were editing. Check the \
+                         values below and save again to keep yours."
+                            .to_string(),
+                    )
+                }
                 _ => {}
             }
             let mut form = TokenForm::for_edit(&signed_in.member, &current, &signed_in.csrf_token);

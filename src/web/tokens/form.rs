@@ -89,6 +89,9 @@ pub struct TokenForm {
     pub expires: String,
     pub errors: FieldErrors,
     pub csrf_token: String,
+    /// The token's version when the edit form was shown: saving over a newer
+    /// change is refused instead of silently overwriting it.
+    pub version: Option<i64>,
 }
 
 impl TokenForm {
@@ -130,6 +133,7 @@ impl TokenForm {
             expires: String::new(),
             errors: FieldErrors::default(),
             csrf_token: csrf_token.to_string(),
+            version: None,
         }
     }
 
@@ -155,6 +159,7 @@ impl TokenForm {
                 .unwrap_or_default(),
             errors: FieldErrors::default(),
             csrf_token: csrf_token.to_string(),
+            version: Some(token.version),
         }
     }
 
@@ -202,6 +207,9 @@ pub struct TokenFormInput {
     pub api_version: String,
     #[serde(default)]
     pub expires: String,
+    /// Edit only: the version the form was shown at.
+    #[serde(default)]
+    pub version: String,
 }
 
 /// Typed values from a submission, or the errors of the fields that could
