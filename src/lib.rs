@@ -6,6 +6,7 @@ pub mod api;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod http;
 pub mod seed;
 pub mod store;
 pub mod throttle;
@@ -19,9 +20,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_sessions::ExpiredDeletion;
 use tower_sessions_sqlx_store::SqliteStore;
+use tracing::Level;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::store::Store;
 use crate::throttle::FailureThrottle;
@@ -32,6 +37,8 @@ use crate::usage::UsageRecorder;
 pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
+    /// The one clock every part reads the time from (tests move it).
+    pub clock: Clock,
     /// Failed sign-ins per client IP and per email.
     pub sign_in_throttle: Arc<FailureThrottle>,
     /// Failed API authentications per client IP.
@@ -54,7 +61,8 @@ pub struct App {
 impl App {
     /// Opens the database, runs migrations and prepares the session store.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
-        let store = Store::connect(&config.database_url).await?;
+        let clock = Clock::system();
+        let store = Store::connect(&config.database_url, clock.clone()).await?;
         let sessions = SqliteStore::new(store.pool().clone());
         sessions
             .migrate()
@@ -68,13 +76,16 @@ impl App {
                 sign_in_throttle: Arc::new(FailureThrottle::new(
                     SIGN_IN_FAILURES_PER_MINUTE,
                     Duration::from_secs(60),
+                    clock.clone(),
                 )),
                 api_auth_throttle: Arc::new(FailureThrottle::new(
                     api_auth_failures_per_minute,
                     Duration::from_secs(60),
+                    clock.clone(),
                 )),
                 usage: Arc::new(UsageRecorder::default()),
-                pending_secrets: Arc::default(),
+                pending_secrets: Arc::new(web::flash::PendingSecrets::new(clock.clone())),
+                clock,
             },
             sessions,
         })
@@ -84,8 +95,26 @@ impl App {
         &self.state
     }
 
+    /// The two front doors side by side, and what every response passes
+    /// through, outermost first: a tracing span, the security headers, the
+    /// panic catcher.
     pub fn router(&self) -> axum::Router {
-        web::router(self.state.clone(), self.sessions.clone())
+        axum::Router::new()
+            .merge(api::router())
+            .merge(web::router(&self.state.config, self.sessions.clone()))
+            // Inside the headers layer, so even a panic's page carries them.
+            .layer(CatchPanicLayer::custom(web::error::panic_response))
+            .layer(axum::middleware::from_fn(http::security::headers))
+            .layer(
+                TraceLayer::new_for_http()
+                    // Path only: query strings may carry search terms, and
+                    // nothing secret is ever allowed into a URL anyway.
+                    .make_span_with(|req: &axum::http::Request<_>| {
+                        tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                    })
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
+            .with_state(self.state.clone())
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use latchkey::clock::Clock;
 use latchkey::config::{
     BootstrapOwner, Config, DEFAULT_API_AUTH_FAILURES_PER_MINUTE, DEFAULT_DATABASE_URL,
     DEFAULT_LISTEN, DEFAULT_SESSION_IDLE_MINUTES,
@@ -157,7 +158,7 @@ fn main() -> ExitCode {
                         personal,
                     },
             } => {
-                let store = Store::connect(&database.url).await?;
+                let store = Store::connect(&database.url, Clock::system()).await?;
                 let kind = if personal {
                     latchkey::domain::token::TokenKind::Personal
                 } else {
@@ -246,7 +247,7 @@ async fn add_member(database_url: &str, email: &str, role: MemberRole) -> anyhow
     let email = normalize_email(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
     let password = read_password_from_stdin()?;
     validate_new_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let store = Store::connect(database_url).await?;
+    let store = Store::connect(database_url, Clock::system()).await?;
     let result = store
         .create_member(&email, role, &hash_password(&password)?, None)
         .await;

@@ -1,7 +1,6 @@
 //! Members that must exist before anyone can sign in: the bootstrap Owner,
 //! and the demo organization for `serve --demo`.
 
-use crate::clock::now_ms;
 use crate::config::BootstrapOwner;
 use crate::domain::email::normalize_email;
 use crate::domain::password::{hash_password, validate_new_password};
@@ -102,7 +101,7 @@ async fn demo_tokens(store: &Store, members: &[Member]) -> anyhow::Result<String
     use TokenKind::{Personal, Service};
     use TokenRole::{Admin, Reader, Writer};
     const DAY: i64 = 24 * 60 * 60 * 1000;
-    let now = now_ms();
+    let now = store.clock().now_ms();
     // (member index, name, description, role, kind, API version, expires in days, last used days ago)
     type Row = (
         usize,

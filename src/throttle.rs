@@ -10,6 +10,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::clock::Clock;
+
 /// Beyond this many tracked keys, stale ones are purged; if all are fresh the
 /// table is cleared rather than grow without bound under a flood of keys.
 const MAX_KEYS: usize = 100_000;
@@ -18,15 +20,17 @@ const MAX_KEYS: usize = 100_000;
 pub struct FailureThrottle {
     limit: usize,
     window: Duration,
+    clock: Clock,
     failures: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
 impl FailureThrottle {
-    /// Allows `limit` failures per key within `window`.
-    pub fn new(limit: usize, window: Duration) -> Self {
+    /// Allows `limit` failures per key within `window`, as `clock` tells it.
+    pub fn new(limit: usize, window: Duration, clock: Clock) -> Self {
         Self {
             limit,
             window,
+            clock,
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -34,7 +38,7 @@ impl FailureThrottle {
     /// When `key` has used up its failures, how long until the oldest one
     /// leaves the window (at least one second, for a readable message).
     pub fn retry_after(&self, key: &str) -> Option<Duration> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         let mut failures = self.lock();
         let log = failures.get_mut(key)?;
         prune(log, now, self.window);
@@ -53,11 +57,12 @@ impl FailureThrottle {
     /// which case it says how long to wait. Check and count happen under one
     /// lock, so simultaneous failures cannot all slip under the limit.
     pub fn fail(&self, key: &str) -> Result<(), Duration> {
+        let now = self.clock.instant();
         let mut failures = self.lock();
-        if let Some(wait) = Self::blocked(&mut failures, key, self.limit, self.window) {
+        if let Some(wait) = self.blocked(&mut failures, key, now) {
             return Err(wait);
         }
-        self.record(&mut failures, key);
+        self.record(&mut failures, key, now);
         Ok(())
     }
 
@@ -66,16 +71,17 @@ impl FailureThrottle {
     /// `succeeded` takes it back. So a burst of parallel guesses is counted
     /// before any of them is checked.
     pub fn begin_attempt(&self, keys: &[&str]) -> Result<(), Duration> {
+        let now = self.clock.instant();
         let mut failures = self.lock();
         let wait = keys
             .iter()
-            .filter_map(|key| Self::blocked(&mut failures, key, self.limit, self.window))
+            .filter_map(|key| self.blocked(&mut failures, key, now))
             .max();
         if let Some(wait) = wait {
             return Err(wait);
         }
         for key in keys {
-            self.record(&mut failures, key);
+            self.record(&mut failures, key, now);
         }
         Ok(())
     }
@@ -94,20 +100,19 @@ impl FailureThrottle {
     }
 
     fn blocked(
+        &self,
         failures: &mut HashMap<String, VecDeque<Instant>>,
         key: &str,
-        limit: usize,
-        window: Duration,
+        now: Instant,
     ) -> Option<Duration> {
-        let now = Instant::now();
         let log = failures.get_mut(key)?;
-        prune(log, now, window);
-        if log.len() < limit {
+        prune(log, now, self.window);
+        if log.len() < self.limit {
             return None;
         }
         let oldest = *log.front()?;
         Some(
-            (oldest + window)
+            (oldest + self.window)
                 .saturating_duration_since(now)
                 .max(Duration::from_secs(1)),
         )
@@ -115,12 +120,12 @@ impl FailureThrottle {
 
     /// Counts one failure against `key`.
     pub fn record_failure(&self, key: &str) {
+        let now = self.clock.instant();
         let mut failures = self.lock();
-        self.record(&mut failures, key);
+        self.record(&mut failures, key, now);
     }
 
-    fn record(&self, failures: &mut HashMap<String, VecDeque<Instant>>, key: &str) {
-        let now = Instant::now();
+    fn record(&self, failures: &mut HashMap<String, VecDeque<Instant>>, key: &str, now: Instant) {
         if failures.len() >= MAX_KEYS && !failures.contains_key(key) {
             failures.retain(|_, log| {
                 prune(log, now, self.window);
@@ -166,7 +171,7 @@ mod tests {
 
     #[test]
     fn blocks_after_limit_and_only_that_key() {
-        let throttle = FailureThrottle::new(3, Duration::from_secs(60));
+        let throttle = FailureThrottle::new(3, Duration::from_secs(60), Clock::system());
         for _ in 0..2 {
             throttle.record_failure("a");
             assert_eq!(throttle.retry_after("a"), None);
@@ -179,7 +184,7 @@ mod tests {
 
     #[test]
     fn attempts_count_before_they_finish() {
-        let throttle = FailureThrottle::new(2, Duration::from_secs(60));
+        let throttle = FailureThrottle::new(2, Duration::from_secs(60), Clock::system());
         // Two attempts in flight use up the allowance; a third is refused
         // before either has finished.
         assert!(throttle.begin_attempt(&["ip", "email"]).is_ok());
@@ -192,7 +197,7 @@ mod tests {
 
     #[test]
     fn fail_checks_and_counts_at_once() {
-        let throttle = FailureThrottle::new(2, Duration::from_secs(60));
+        let throttle = FailureThrottle::new(2, Duration::from_secs(60), Clock::system());
         assert!(throttle.fail("k").is_ok());
         assert!(throttle.fail("k").is_ok());
         assert!(throttle.fail("k").is_err());
@@ -200,10 +205,13 @@ mod tests {
 
     #[test]
     fn window_passes_by_itself() {
-        let throttle = FailureThrottle::new(1, Duration::from_millis(30));
+        let clock = Clock::system();
+        let throttle = FailureThrottle::new(1, Duration::from_secs(60), clock.clone());
         throttle.record_failure("a");
         assert!(throttle.retry_after("a").is_some());
-        std::thread::sleep(Duration::from_millis(40));
+        clock.advance(Duration::from_secs(59));
+        assert!(throttle.retry_after("a").is_some());
+        clock.advance(Duration::from_secs(1));
         assert_eq!(throttle.retry_after("a"), None);
     }
 }

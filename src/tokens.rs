@@ -3,51 +3,87 @@
 //! operation checks the rules in `domain`, then changes the store (with its
 //! audit event in the same transaction).
 
-use crate::clock::now_ms;
 use crate::domain::policy::{self, Actor, Denied};
 use crate::domain::secret::NewSecret;
 use crate::domain::token::{
     TokenKind, TokenRole, clone_name, validate_api_version, validate_description, validate_expiry,
-    validate_name,
+    validate_name, validate_old_secret_until,
 };
 use crate::domain::{ValidationError, ids};
+use crate::store::credentials::TokenAuth;
 use crate::store::{
     AuditActor, Member, NewToken, Store, StoreError, Token, TokenFields, TokenFilter,
 };
 
-/// The signed-in member (or the member behind an API token) doing something.
+/// Who acts.
 #[derive(Debug, Clone, Copy)]
-pub struct Caller<'a> {
-    pub member: &'a Member,
-    pub client_ip: &'a str,
-    /// The API token the request came with, for the audit log.
-    pub via_token: Option<&'a str>,
-    /// Who is recorded as the owner of tokens this caller creates, when that
-    /// is not `member` itself: a service token acts for the organization
-    /// (its `member` is not a person), and what it creates is recorded
-    /// against the member who created the service token.
-    pub owner_id: Option<&'a str>,
+pub enum Acting<'a> {
+    /// A member signed in to the console.
+    Member(&'a Member),
+    /// A member's personal API token, acting as the member with `role`, the
+    /// lower of the token's role and the member's (`policy::effective_role`).
+    PersonalToken {
+        member: &'a Member,
+        token: &'a TokenAuth,
+        role: TokenRole,
+    },
+    /// A service token, acting for the organization with its own role.
+    ServiceToken { token: &'a TokenAuth },
 }
 
-impl Caller<'_> {
-    fn owner_id(&self) -> String {
-        self.owner_id.unwrap_or(&self.member.id).to_string()
+/// Who is asking for an operation, and from where.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    pub acting: Acting<'a>,
+    pub client_ip: &'a str,
+}
+
+impl<'a> Caller<'a> {
+    /// A member signed in to the console.
+    pub fn member(member: &'a Member, client_ip: &'a str) -> Self {
+        Caller {
+            acting: Acting::Member(member),
+            client_ip,
+        }
     }
 
-    fn actor(&self) -> Actor<'_> {
-        Actor {
-            member_id: &self.member.id,
-            role: self.member.role,
+    /// The caller as the rules see them.
+    pub fn actor(&self) -> Actor<'a> {
+        match self.acting {
+            Acting::Member(member) => Actor::Member {
+                id: &member.id,
+                role: member.role,
+            },
+            Acting::PersonalToken { member, role, .. } => Actor::PersonalToken {
+                member_id: &member.id,
+                role,
+            },
+            Acting::ServiceToken { token } => Actor::ServiceToken { role: token.role },
+        }
+    }
+
+    /// Who is recorded as the owner of tokens this caller creates: the
+    /// member, or for a service token the member who created it (the
+    /// organization's tokens still need a creator on record).
+    fn owner_id(&self) -> String {
+        match self.acting {
+            Acting::Member(member) | Acting::PersonalToken { member, .. } => member.id.clone(),
+            Acting::ServiceToken { token } => token.member_id.clone(),
         }
     }
 
     fn audit(&self) -> AuditActor {
+        let (member_id, label) = match self.acting {
+            Acting::Member(member) => (Some(member.id.clone()), member.email.clone()),
+            Acting::PersonalToken { member, token, .. } => (
+                Some(member.id.clone()),
+                format!("{} (API token {})", member.email, token.name),
+            ),
+            Acting::ServiceToken { token } => (None, format!("service token {}", token.name)),
+        };
         AuditActor {
-            member_id: Some(self.member.id.clone()),
-            label: match self.via_token {
-                Some(token) => format!("{} (API token {token})", self.member.email),
-                None => self.member.email.clone(),
-            },
+            member_id,
+            label,
             client_ip: Some(self.client_ip.to_string()),
         }
     }
@@ -122,6 +158,7 @@ fn validate_fields(
     api_version: i64,
     expires_at: Option<i64>,
     current_expiry: Option<Option<i64>>,
+    now_ms: i64,
 ) -> TokenResult<(String, String)> {
     let mut errors = Vec::new();
     let name = validate_name(name).map_err(|e| errors.push(e)).ok();
@@ -131,7 +168,7 @@ fn validate_fields(
     let _ = validate_api_version(api_version).map_err(|e| errors.push(e));
     // An unchanged expiry is fine even if it has passed since.
     if current_expiry != Some(expires_at) {
-        let _ = validate_expiry(expires_at, now_ms()).map_err(|e| errors.push(e));
+        let _ = validate_expiry(expires_at, now_ms).map_err(|e| errors.push(e));
     }
     match (name, description) {
         (Some(name), Some(description)) if errors.is_empty() => Ok((name, description)),
@@ -168,9 +205,8 @@ pub async fn list(
     caller: Caller<'_>,
     request: &ListRequest,
 ) -> TokenResult<(Vec<Token>, i64)> {
-    let all = request.all_members && caller.member.role.is_admin();
     let filter = TokenFilter {
-        member_scope: (!all).then(|| caller.member.id.clone()),
+        scope: policy::list_scope(caller.actor(), request.all_members),
         name_contains: request.name_contains.clone(),
         role: request.role,
         kind: request.kind,
@@ -192,6 +228,7 @@ pub async fn create(
         request.api_version,
         request.expires_at,
         None,
+        store.clock().now_ms(),
     )?;
     let secret = NewSecret::generate(request.kind);
     let new = NewToken {
@@ -244,7 +281,8 @@ pub async fn clone(store: &Store, caller: Caller<'_>, source_id: &str) -> TokenR
 }
 
 /// A new secret; the old one keeps working until `old_valid_until` (Unix ms),
-/// or stops at once when that is `None` or not in the future.
+/// or stops at once when that is `None` or not in the future. More than a
+/// year of grace is refused.
 pub async fn reset(
     store: &Store,
     caller: Caller<'_>,
@@ -253,6 +291,8 @@ pub async fn reset(
 ) -> TokenResult<Issued> {
     let token = get(store, caller, id).await?;
     policy::can_reset(caller.actor(), token.facts())?;
+    let old_valid_until = validate_old_secret_until(old_valid_until, store.clock().now_ms())
+        .map_err(|e| TokenError::Invalid(vec![e]))?;
     let secret = NewSecret::generate(token.kind);
     let token = store
         .reset_token_secret(
@@ -287,6 +327,7 @@ pub async fn edit(
         request.api_version,
         request.expires_at,
         Some(token.expires_at),
+        store.clock().now_ms(),
     )?;
     let fields = TokenFields {
         name,

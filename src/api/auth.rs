@@ -11,12 +11,13 @@ use axum::http::request::Parts;
 
 use super::error::ApiError;
 use crate::AppState;
-use crate::clock::now_ms;
-use crate::domain::policy::effective_role;
+use crate::domain::policy::{Actor, effective_role};
 use crate::domain::secret;
-use crate::domain::token::TokenRole;
+use crate::domain::token::{TokenKind, TokenRole};
+use crate::http::ClientIp;
+use crate::store::Member;
 use crate::store::credentials::TokenAuth;
-use crate::web::client_ip::ClientIp;
+use crate::tokens::{Acting, Caller};
 
 /// An authenticated API request.
 #[derive(Debug, Clone)]
@@ -29,16 +30,68 @@ pub struct ApiCaller {
 }
 
 impl ApiCaller {
-    /// Managing tokens needs an effective Admin role.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.role >= TokenRole::Admin {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
-                "Managing access tokens needs an Admin token; this one acts as {}",
-                self.role.label()
-            )))
+    /// The caller as the rules see it: a member through a personal token,
+    /// or the organization through a service token.
+    pub fn actor(&self) -> Actor<'_> {
+        match self.token.kind {
+            TokenKind::Personal => Actor::PersonalToken {
+                member_id: &self.token.member_id,
+                role: self.role,
+            },
+            TokenKind::Service => Actor::ServiceToken { role: self.role },
         }
+    }
+}
+
+/// An authenticated caller ready for the token operations: with a personal
+/// token, its member as stored now (the audit log names them).
+#[derive(Debug, Clone)]
+pub struct ApiActor {
+    pub caller: ApiCaller,
+    member: Option<Member>,
+}
+
+impl ApiActor {
+    /// Who acts, for `crate::tokens`.
+    pub fn caller(&self) -> Caller<'_> {
+        let acting = match &self.member {
+            Some(member) => Acting::PersonalToken {
+                member,
+                token: &self.caller.token,
+                role: self.caller.role,
+            },
+            None => Acting::ServiceToken {
+                token: &self.caller.token,
+            },
+        };
+        Caller {
+            acting,
+            client_ip: &self.caller.client_ip,
+        }
+    }
+
+    pub fn actor(&self) -> Actor<'_> {
+        self.caller.actor()
+    }
+}
+
+impl FromRequestParts<AppState> for ApiActor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = ApiCaller::from_request_parts(parts, state).await?;
+        let member = match caller.token.kind {
+            TokenKind::Service => None,
+            TokenKind::Personal => Some(
+                state
+                    .store
+                    .find_member(&caller.token.member_id)
+                    .await
+                    .map_err(ApiError::internal)?
+                    .ok_or_else(ApiError::unauthorized)?,
+            ),
+        };
+        Ok(ApiActor { caller, member })
     }
 }
 
@@ -58,7 +111,7 @@ impl FromRequestParts<AppState> for ApiCaller {
         let ClientIp(client_ip) = ClientIp::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|never| match never {});
-        let now = now_ms();
+        let now = state.clock.now_ms();
         let authenticated = parts
             .headers
             .get(header::AUTHORIZATION)

@@ -9,6 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::policy::Denied;
+use crate::http::limits::{BodyRefusal, MAX_BODY_BYTES};
+use crate::http::token_id::UnknownToken;
 use crate::tokens::TokenError;
 
 /// Every error the API returns.
@@ -98,6 +101,35 @@ impl ApiError {
             "internal_error",
             "Something went wrong on the server; nothing was changed",
         )
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(d: Denied) -> Self {
+        ApiError::forbidden(d.0)
+    }
+}
+
+impl UnknownToken for ApiError {
+    fn unknown_token() -> Self {
+        ApiError::not_found()
+    }
+}
+
+impl BodyRefusal for ApiError {
+    fn too_large() -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request_too_large",
+            format!(
+                "Request bodies are limited to {} KiB",
+                MAX_BODY_BYTES / 1024
+            ),
+        )
+    }
+
+    fn unreadable() -> Self {
+        ApiError::bad_request("The request body could not be read")
     }
 }
 

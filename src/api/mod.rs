@@ -9,10 +9,15 @@ pub mod openapi;
 pub mod tokens;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{any, get, post};
 
 use crate::AppState;
+use crate::http::limits::{self, MAX_BODY_BYTES};
+use error::ApiError;
 
+/// Every `/api` route; anything under `/api` that is not one answers JSON.
 pub fn router() -> Router<AppState> {
     let v2 = Router::new()
         .route("/caller-identity", get(tokens::caller_identity))
@@ -33,4 +38,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/", any(error::not_found))
         .route("/api/v2/", any(error::not_found))
         .route("/api/{*rest}", any(error::not_found))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(
+            limits::refuse_oversized_bodies::<ApiError>,
+        ))
 }

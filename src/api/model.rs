@@ -1,10 +1,13 @@
 //! The API's JSON shapes (LaunchDarkly's), with their OpenAPI schemas.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::error::ApiError;
 use crate::domain::token::{TokenKind, TokenRole};
 use crate::store::Token;
+use crate::tokens::EditRequest;
 
 /// A token role as the API spells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -21,6 +24,16 @@ impl From<ApiTokenRole> for TokenRole {
             ApiTokenRole::Reader => TokenRole::Reader,
             ApiTokenRole::Writer => TokenRole::Writer,
             ApiTokenRole::Admin => TokenRole::Admin,
+        }
+    }
+}
+
+impl From<TokenRole> for ApiTokenRole {
+    fn from(r: TokenRole) -> Self {
+        match r {
+            TokenRole::Reader => ApiTokenRole::Reader,
+            TokenRole::Writer => ApiTokenRole::Writer,
+            TokenRole::Admin => ApiTokenRole::Admin,
         }
     }
 }
@@ -114,11 +127,7 @@ impl TokenJson {
             id: token.id.clone(),
             name: token.name.clone(),
             description: token.description.clone(),
-            role: match token.role {
-                TokenRole::Reader => ApiTokenRole::Reader,
-                TokenRole::Writer => ApiTokenRole::Writer,
-                TokenRole::Admin => ApiTokenRole::Admin,
-            },
+            role: token.role.into(),
             service_token: token.kind == TokenKind::Service,
             member_id: token.member_id.clone(),
             member: MemberSummary {
@@ -223,4 +232,81 @@ pub enum PatchOp {
     Move,
     Copy,
     Test,
+}
+
+/// The properties a patch may touch.
+const PATCHABLE: [&str; 5] = [
+    "name",
+    "description",
+    "role",
+    "defaultApiVersion",
+    "expires",
+];
+
+/// Refuses a pointer outside `PATCHABLE` (422: the patch is well formed).
+fn patch_target(pointer: &str) -> Result<(), ApiError> {
+    let field = pointer
+        .strip_prefix('/')
+        .map(|p| p.split('/').next().unwrap_or(""))
+        .unwrap_or("");
+    if PATCHABLE.contains(&field) {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(format!(
+            "{pointer:?} cannot be changed; patch name, description, role, defaultApiVersion or expires"
+        )))
+    }
+}
+
+/// What the token should become after `patch`: the patch applied to the
+/// token's editable fields in their JSON form, read back as an edit. Every
+/// problem is a 422 (the patch itself parsed).
+pub fn edit_from_patch(token: &Token, patch: &json_patch::Patch) -> Result<EditRequest, ApiError> {
+    for op in &patch.0 {
+        patch_target(op.path().as_ref())?;
+        match op {
+            json_patch::PatchOperation::Move(m) => patch_target(&m.from.to_string())?,
+            json_patch::PatchOperation::Copy(c) => patch_target(&c.from.to_string())?,
+            _ => {}
+        }
+    }
+    let mut doc = json!({
+        "name": token.name,
+        "description": token.description,
+        "role": token.role.as_str(),
+        "defaultApiVersion": token.api_version,
+        "expires": token.expires_at,
+    });
+    json_patch::patch(&mut doc, &patch.0)
+        .map_err(|e| ApiError::unprocessable(format!("The patch could not be applied: {e}")))?;
+    let text = |field: &str| -> Result<String, ApiError> {
+        doc.get(field)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| ApiError::unprocessable(format!("{field} must be a string")))
+    };
+    // Exactly as in create: lowercase, no other spelling.
+    let role = doc
+        .get("role")
+        .cloned()
+        .and_then(|v| serde_json::from_value::<ApiTokenRole>(v).ok())
+        .ok_or_else(|| ApiError::unprocessable("role must be reader, writer or admin"))?;
+    let api_version = doc
+        .get("defaultApiVersion")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| ApiError::unprocessable("defaultApiVersion must be an integer"))?;
+    let expires_at =
+        match doc.get("expires") {
+            Some(Value::Null) | None => None,
+            Some(v) => Some(v.as_i64().ok_or_else(|| {
+                ApiError::unprocessable("expires must be Unix milliseconds or null")
+            })?),
+        };
+    Ok(EditRequest {
+        name: text("name")?,
+        description: text("description")?,
+        role: role.into(),
+        api_version,
+        expires_at,
+    })
 }

@@ -2,7 +2,9 @@
 //! cannot drift from what the server does.
 
 use axum::Json;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{error, model, tokens};
@@ -34,7 +36,7 @@ use super::{error, model, tokens};
         model::PatchOperation,
         model::PatchOp,
     )),
-    modifiers(&TokenAuth),
+    modifiers(&TokenAuth, &CommonResponses),
     tags((name = "tokens", description = "Access tokens"))
 )]
 pub struct ApiDoc;
@@ -51,6 +53,62 @@ impl Modify for TokenAuth {
                 "An access token secret (lk_pat_… or lk_svc_…), optionally after `Bearer `",
             ))),
         );
+    }
+}
+
+/// What every operation shares, written once: it is called with a token
+/// (`security`), so it can answer 401 and 429, and one that takes a body can
+/// answer 413 and 415.
+struct CommonResponses;
+
+impl CommonResponses {
+    const SHARED: [(&'static str, &'static str); 2] = [
+        ("401", "Missing or invalid token"),
+        ("429", "Too many failed attempts"),
+    ];
+    const WITH_BODY: [(&'static str, &'static str); 2] =
+        [("413", "Body over 64 KiB"), ("415", "Body is not JSON")];
+
+    fn add(operation: &mut Operation) {
+        let with_body = operation.request_body.is_some();
+        let extra = if with_body { &Self::WITH_BODY[..] } else { &[] };
+        for (status, description) in Self::SHARED.iter().chain(extra) {
+            let error = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build();
+            let response = ResponseBuilder::new()
+                .description(*description)
+                .content("application/json", error)
+                .build();
+            operation
+                .responses
+                .responses
+                .entry((*status).to_string())
+                .or_insert(response.into());
+        }
+        operation
+            .security
+            .get_or_insert_with(Vec::new)
+            .push(SecurityRequirement::new("token", Vec::<String>::new()));
+    }
+}
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+                &mut item.put,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                Self::add(operation);
+            }
+        }
     }
 }
 

@@ -5,24 +5,14 @@
 /// A new random id.
 pub fn new_id() -> String {
     let mut bytes = [0u8; 12];
-    crate::domain::random::fill(&mut bytes);
-    hex(&bytes)
+    super::random::fill(&mut bytes);
+    super::hex::encode(&bytes)
 }
 
 /// Whether `s` has the shape of an id; anything else is refused before it
 /// reaches the database.
 pub fn is_valid_id(s: &str) -> bool {
     s.len() == 24 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 #[cfg(test)]

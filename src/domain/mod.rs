@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod email;
+pub mod hex;
 pub mod ids;
 pub mod password;
 pub mod policy;

@@ -11,7 +11,7 @@ pub fn fill(buf: &mut [u8]) {
 pub fn hex_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     fill(&mut buf);
-    super::ids::hex(&buf)
+    super::hex::encode(&buf)
 }
 
 pub const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

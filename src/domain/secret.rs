@@ -81,7 +81,7 @@ pub fn is_well_formed(candidate: &str) -> bool {
 
 /// Lowercase hex SHA-256 of the secret: what the database stores and looks up.
 pub fn digest(secret: &str) -> String {
-    super::ids::hex(&Sha256::digest(secret.as_bytes()))
+    super::hex::encode(&Sha256::digest(secret.as_bytes()))
 }
 
 pub fn last_four(secret: &str) -> String {

@@ -242,13 +242,40 @@ impl ResetGrace {
     }
 
     pub fn millis(self) -> i64 {
-        const HOUR: i64 = 60 * 60 * 1000;
         match self {
             ResetGrace::Immediately => 0,
-            ResetGrace::OneHour => HOUR,
-            ResetGrace::OneDay => 24 * HOUR,
-            ResetGrace::SevenDays => 7 * 24 * HOUR,
+            ResetGrace::OneHour => HOUR_MS,
+            ResetGrace::OneDay => 24 * HOUR_MS,
+            ResetGrace::SevenDays => 7 * 24 * HOUR_MS,
         }
+    }
+
+    /// When the old secret stops working if the reset happens at `now_ms`:
+    /// `None` for at once.
+    pub fn old_secret_until(self, now_ms: i64) -> Option<i64> {
+        (self.millis() > 0).then(|| now_ms + self.millis())
+    }
+}
+
+const HOUR_MS: i64 = 60 * 60 * 1000;
+
+/// The longest a replaced secret may keep working: a year (366 days, so
+/// "this time next year" always fits).
+pub const MAX_RESET_GRACE_MS: i64 = 366 * 24 * HOUR_MS;
+
+/// When a replaced secret stops working: `None`, or a time that is not in
+/// the future, means at once; later than a year from now is refused.
+pub fn validate_old_secret_until(
+    until: Option<i64>,
+    now_ms: i64,
+) -> Result<Option<i64>, ValidationError> {
+    match until {
+        Some(t) if t > now_ms.saturating_add(MAX_RESET_GRACE_MS) => Err(ValidationError::new(
+            "expiry",
+            "The old secret can keep working for at most one year from now",
+        )),
+        Some(t) if t > now_ms => Ok(Some(t)),
+        _ => Ok(None),
     }
 }
 
@@ -293,5 +320,30 @@ mod tests {
         assert_eq!(validate_expiry(None, 20), Ok(None));
         assert!(validate_expiry(Some(i64::MAX), 20).is_err());
         assert!(validate_expiry(Some(MAX_EXPIRY_MS), 20).is_ok());
+    }
+
+    #[test]
+    fn old_secrets_work_for_at_most_a_year() {
+        let now = 1_000_000;
+        assert_eq!(validate_old_secret_until(None, now), Ok(None));
+        assert_eq!(validate_old_secret_until(Some(now), now), Ok(None));
+        assert_eq!(validate_old_secret_until(Some(now - 5), now), Ok(None));
+        assert_eq!(
+            validate_old_secret_until(Some(now + 5), now),
+            Ok(Some(now + 5))
+        );
+        let limit = now + MAX_RESET_GRACE_MS;
+        assert_eq!(validate_old_secret_until(Some(limit), now), Ok(Some(limit)));
+        assert!(validate_old_secret_until(Some(limit + 1), now).is_err());
+        assert!(validate_old_secret_until(Some(i64::MAX), i64::MAX - 1).is_ok());
+        for grace in ResetGrace::ALL {
+            let until = grace.old_secret_until(now);
+            assert_eq!(
+                validate_old_secret_until(until, now),
+                Ok(until),
+                "{grace:?}"
+            );
+        }
+        assert_eq!(ResetGrace::Immediately.old_secret_until(now), None);
     }
 }

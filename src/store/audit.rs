@@ -4,7 +4,6 @@
 use sqlx::{Row, SqliteConnection};
 
 use super::{Store, StoreError, StoreResult};
-use crate::clock::now_ms;
 use crate::domain::audit::AuditAction;
 
 /// An event about to be recorded. `Default` leaves every optional part empty
@@ -50,10 +49,11 @@ pub struct AuditEvent {
     pub detail: Option<String>,
 }
 
-/// Appends an event inside the caller's transaction.
+/// Appends an event that happened at `at_ms` inside the caller's transaction.
 pub async fn record_event(
     conn: &mut SqliteConnection,
     event: &NewAuditEvent<'_>,
+    at_ms: i64,
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO audit_events
@@ -61,7 +61,7 @@ pub async fn record_event(
              source_token_id, client_ip, detail)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(now_ms())
+    .bind(at_ms)
     .bind(event.action.as_str())
     .bind(event.actor_member_id)
     .bind(event.actor_email)
@@ -79,7 +79,7 @@ impl Store {
     /// Records an event that is not part of a larger change (sign-in, sign-out).
     pub async fn record_audit(&self, event: &NewAuditEvent<'_>) -> StoreResult<()> {
         let mut conn = self.pool().acquire().await?;
-        record_event(&mut conn, event).await
+        record_event(&mut conn, event, self.now_ms()).await
     }
 
     /// One page of events, newest first, with the total count; only those

@@ -16,6 +16,7 @@ use std::sync::RwLock;
 use sqlx::{Row, SqlitePool};
 
 use crate::domain::MemberRole;
+use crate::domain::policy::TokenScope;
 use crate::domain::token::{TokenKind, TokenRole};
 
 use super::{StoreError, StoreResult, Token};
@@ -148,17 +149,16 @@ impl CredentialIndex {
         })
     }
 
-    /// How many tokens exist: all of them, or (with `member_id`) that
-    /// member's personal tokens plus every service token. The list's total
-    /// without filters, without a COUNT(*) that scans the whole table.
-    pub fn count_tokens(&self, member_id: Option<&str>) -> i64 {
+    /// How many tokens `scope` holds: the list's total without filters,
+    /// without a COUNT(*) that scans the whole table.
+    pub fn count_tokens(&self, scope: TokenScope<'_>) -> i64 {
         let state = self.read();
-        let count = match member_id {
-            None => state.tokens.len(),
-            Some(id) => state
+        let count = match scope {
+            TokenScope::Everything => state.tokens.len(),
+            scope => state
                 .tokens
                 .values()
-                .filter(|t| t.kind == TokenKind::Service || t.member_id == id)
+                .filter(|t| scope.contains(t.kind, &t.member_id))
                 .count(),
         };
         i64::try_from(count).unwrap_or(i64::MAX)

@@ -3,7 +3,6 @@
 use sqlx::Row;
 
 use super::{Store, StoreError, StoreResult, is_unique_violation};
-use crate::clock::now_ms;
 use crate::domain::audit::AuditAction;
 use crate::domain::{MemberRole, ids};
 use crate::store::audit::{NewAuditEvent, record_event};
@@ -45,7 +44,7 @@ impl Store {
         password_hash: &str,
         actor: Option<&Member>,
     ) -> StoreResult<Member> {
-        let now = now_ms();
+        let now = self.now_ms();
         let member = Member {
             id: ids::new_id(),
             email: email.to_string(),
@@ -81,6 +80,7 @@ impl Store {
                 detail: Some(format!("{} as {}", member.email, role.label())),
                 ..NewAuditEvent::default()
             },
+            now,
         )
         .await?;
         tx.commit().await?;
@@ -93,7 +93,7 @@ impl Store {
         let _in_order = self.serialize_index_write().await;
         let result = sqlx::query("UPDATE members SET role = $1, updated_at = $2 WHERE id = $3")
             .bind(role.as_str())
-            .bind(now_ms())
+            .bind(self.now_ms())
             .bind(id)
             .execute(self.pool())
             .await?;

@@ -11,6 +11,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
+
+use crate::clock::Clock;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -47,12 +49,14 @@ pub struct Store {
     /// secrets of a token deleted meanwhile). SQLite serializes writers
     /// anyway, so this costs no concurrency.
     index_writes: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// What every stored time is read from.
+    clock: Clock,
 }
 
 impl Store {
     /// Opens (creating when missing) the database at `url` and brings its
-    /// schema up to date.
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+    /// schema up to date. Every time the store writes comes from `clock`.
+    pub async fn connect(url: &str, clock: Clock) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .with_context(|| format!("parsing database URL {url:?}"))?
             .create_if_missing(true)
@@ -78,7 +82,17 @@ impl Store {
             pool,
             credentials: std::sync::Arc::new(credentials),
             index_writes: std::sync::Arc::default(),
+            clock,
         })
+    }
+
+    /// The clock the store writes times from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// Rebuilds the credential index from the database, for rows written

@@ -5,9 +5,8 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::audit::{NewAuditEvent, record_event};
 use super::{Store, StoreError, StoreResult};
-use crate::clock::now_ms;
 use crate::domain::audit::AuditAction;
-use crate::domain::policy::TokenFacts;
+use crate::domain::policy::{TokenFacts, TokenScope};
 use crate::domain::token::{TokenKind, TokenRole};
 use crate::domain::{MemberRole, ids};
 
@@ -74,11 +73,10 @@ pub struct NewToken {
 }
 
 /// Which tokens a list shows.
-#[derive(Debug, Clone, Default)]
-pub struct TokenFilter {
-    /// `Some(id)`: that member's personal tokens and every service token.
-    /// `None`: everything (Admins' "All members' tokens").
-    pub member_scope: Option<String>,
+#[derive(Debug, Clone)]
+pub struct TokenFilter<'a> {
+    /// Whose tokens, as `domain::policy::list_scope` decided.
+    pub scope: TokenScope<'a>,
     pub name_contains: Option<String>,
     pub role: Option<TokenRole>,
     pub kind: Option<TokenKind>,
@@ -130,13 +128,24 @@ fn like_pattern(needle: &str) -> String {
     out
 }
 
-fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, filter: &TokenFilter) {
-    qb.push(" WHERE 1 = 1");
-    if let Some(member_id) = &filter.member_scope {
-        qb.push(" AND (t.kind = 'service' OR t.member_id = ")
-            .push_bind(member_id.clone())
-            .push(")");
+/// The SQL form of each `TokenScope` (whose `contains` is the rule).
+fn push_scope(qb: &mut QueryBuilder<'_, Sqlite>, scope: TokenScope<'_>) {
+    match scope {
+        TokenScope::Everything => {}
+        TokenScope::OwnAndService { member_id } => {
+            qb.push(" AND (t.kind = 'service' OR t.member_id = ")
+                .push_bind(member_id.to_string())
+                .push(")");
+        }
+        TokenScope::ServiceOnly => {
+            qb.push(" AND t.kind = 'service'");
+        }
     }
+}
+
+fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, filter: &TokenFilter<'_>) {
+    qb.push(" WHERE 1 = 1");
+    push_scope(qb, filter.scope);
     if let Some(needle) = filter.name_contains.as_deref().filter(|n| !n.is_empty()) {
         qb.push(" AND t.name_search LIKE ")
             .push_bind(like_pattern(needle))
@@ -163,9 +172,12 @@ async fn fetch_token(conn: &mut SqliteConnection, id: &str) -> StoreResult<Optio
         .transpose()
 }
 
-async fn insert_token(conn: &mut SqliteConnection, new: &NewToken) -> StoreResult<String> {
+async fn insert_token(
+    conn: &mut SqliteConnection,
+    new: &NewToken,
+    now: i64,
+) -> StoreResult<String> {
     let id = ids::new_id();
-    let now = now_ms();
     let f = &new.fields;
     sqlx::query(
         "INSERT INTO tokens (id, name, name_search, description, role, kind, member_id,
@@ -223,7 +235,7 @@ impl Store {
     /// One page of tokens ordered by name, with the number that match.
     pub async fn list_tokens(
         &self,
-        filter: &TokenFilter,
+        filter: &TokenFilter<'_>,
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<Token>, i64)> {
@@ -233,8 +245,7 @@ impl Store {
         let total: i64 = if unfiltered {
             // The credential index holds every token: counting there spares a
             // scan of the whole table on every page (the API's hot path).
-            self.credentials()
-                .count_tokens(filter.member_scope.as_deref())
+            self.credentials().count_tokens(filter.scope)
         } else {
             let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM tokens t");
             push_filter(&mut count, filter);
@@ -266,9 +277,10 @@ impl Store {
         actor: &AuditActor,
         cloned_from: Option<&str>,
     ) -> StoreResult<Token> {
+        let now = self.now_ms();
         let _in_order = self.serialize_index_write().await;
         let mut tx = self.begin_write().await?;
-        let id = insert_token(&mut tx, new).await?;
+        let id = insert_token(&mut tx, new, now).await?;
         let action = if cloned_from.is_some() {
             AuditAction::TokenCloned
         } else {
@@ -281,7 +293,7 @@ impl Store {
             new.fields.role.label(),
             new.kind.as_str()
         ));
-        record_event(&mut tx, &event).await?;
+        record_event(&mut tx, &event, now).await?;
         let token = fetch_token(&mut tx, &id)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -303,6 +315,7 @@ impl Store {
         changed: &[&str],
         actor: &AuditActor,
     ) -> StoreResult<Token> {
+        let now = self.now_ms();
         let _in_order = self.serialize_index_write().await;
         let mut tx = self.begin_write().await?;
         let result = sqlx::query(
@@ -316,7 +329,7 @@ impl Store {
         .bind(fields.role.as_str())
         .bind(fields.api_version)
         .bind(fields.expires_at)
-        .bind(now_ms())
+        .bind(now)
         .bind(id)
         .bind(expected_version)
         .execute(&mut *tx)
@@ -331,7 +344,7 @@ impl Store {
         }
         let mut event = audit_event(AuditAction::TokenUpdated, actor, id, &fields.name);
         event.detail = (!changed.is_empty()).then(|| format!("Changed {}", changed.join(", ")));
-        record_event(&mut tx, &event).await?;
+        record_event(&mut tx, &event, now).await?;
         let token = fetch_token(&mut tx, id)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -350,7 +363,7 @@ impl Store {
         old_valid_until: Option<i64>,
         actor: &AuditActor,
     ) -> StoreResult<Token> {
-        let now = now_ms();
+        let now = self.now_ms();
         let _in_order = self.serialize_index_write().await;
         let mut tx = self.begin_write().await?;
         let current = fetch_token(&mut tx, id)
@@ -398,7 +411,7 @@ impl Store {
             Some(until) => format!("Old secret works until {}", crate::clock::format_utc(until)),
             None => "Old secret stopped working immediately".to_string(),
         });
-        record_event(&mut tx, &event).await?;
+        record_event(&mut tx, &event, now).await?;
         let token = fetch_token(&mut tx, id)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -416,6 +429,7 @@ impl Store {
     /// Deletes the token and every secret of it. Exactly one of several
     /// concurrent deletes succeeds; the others get `NotFound`.
     pub async fn delete_token(&self, id: &str, actor: &AuditActor) -> StoreResult<Token> {
+        let now = self.now_ms();
         let _in_order = self.serialize_index_write().await;
         let mut tx = self.begin_write().await?;
         let token = fetch_token(&mut tx, id)
@@ -433,7 +447,7 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         let event = audit_event(AuditAction::TokenDeleted, actor, id, &token.name);
-        record_event(&mut tx, &event).await?;
+        record_event(&mut tx, &event, now).await?;
         tx.commit().await?;
         self.credentials().remove_token(id);
         Ok(token)

@@ -3,14 +3,9 @@
 
 use std::sync::LazyLock;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
-use serde::Deserialize;
-
-use super::error::PageError;
 
 #[derive(RustEmbed)]
 #[folder = "$CARGO_MANIFEST_DIR/static"]
@@ -37,10 +32,14 @@ pub fn urls() -> &'static AssetUrls {
     &URLS
 }
 
-/// The first 12 hex digits of the file's SHA-256, or `None` when missing.
+/// The first 12 hex digits of the file's SHA-256.
+fn version_of(file: &rust_embed::EmbeddedFile) -> String {
+    crate::domain::hex::encode(&file.metadata.sha256_hash()[..6])
+}
+
+/// The version of the file at `path`, or `None` when missing.
 fn content_version(path: &str) -> Option<String> {
-    let file = StaticFiles::get(path)?;
-    Some(crate::domain::ids::hex(&file.metadata.sha256_hash()[..6]))
+    StaticFiles::get(path).map(|file| version_of(&file))
 }
 
 fn versioned_url(path: &str) -> String {
@@ -53,25 +52,21 @@ fn versioned_url(path: &str) -> String {
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct VersionQuery {
-    v: Option<String>,
-}
-
-pub async fn serve(
-    Path(path): Path<String>,
-    query: Result<Query<VersionQuery>, QueryRejection>,
-    request_headers: HeaderMap,
-) -> Response {
-    let Some(file) = StaticFiles::get(&path) else {
-        return PageError::NotFound.into_response();
-    };
-    let version = crate::domain::ids::hex(&file.metadata.sha256_hash()[..6]);
+/// The file at `path` (`None` when there is none), cached for ever when
+/// `requested_version` names its content, revalidated otherwise.
+pub fn response(
+    path: &str,
+    requested_version: Option<&str>,
+    request_headers: &HeaderMap,
+) -> Option<Response> {
+    let file = StaticFiles::get(path)?;
+    let version = version_of(&file);
     let etag = format!("\"{version}\"");
     // Cache forever only under the URL that names this exact content.
-    let cache = match query.ok().and_then(|Query(q)| q.v) {
-        Some(v) if v == version => "public, max-age=31536000, immutable",
-        _ => "no-cache",
+    let cache = if requested_version == Some(version.as_str()) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
     };
     let mut headers = HeaderMap::new();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
@@ -83,7 +78,7 @@ pub async fn serve(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag))
     {
-        return (StatusCode::NOT_MODIFIED, headers).into_response();
+        return Some((StatusCode::NOT_MODIFIED, headers).into_response());
     }
     let mime = file.metadata.mimetype();
     let content_type = if mime.starts_with("text/") || mime.ends_with("javascript") {
@@ -94,5 +89,5 @@ pub async fn serve(
     if let Ok(value) = HeaderValue::from_str(&content_type) {
         headers.insert(header::CONTENT_TYPE, value);
     }
-    (headers, file.data.into_owned()).into_response()
+    Some((headers, file.data.into_owned()).into_response())
 }

@@ -4,16 +4,16 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
-use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use axum::http::{HeaderMap, header, request::Parts};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 use tower_http::csrf::ProtectionError;
 use tower_sessions::Session;
 
-use super::error::{ErrorPage, PageError};
-use super::limits::MAX_BODY_BYTES;
+use super::error::PageError;
 use super::session::{CSRF_TOKEN, MEMBER_ID, sign_in_redirect};
+use crate::http::limits::MAX_BODY_BYTES;
 
 pub const FORM_FIELD: &str = "csrf_token";
 pub const HEADER: &str = "x-csrf-token";
@@ -82,16 +82,8 @@ fn form_token(body: &Bytes) -> Option<String> {
 }
 
 /// 403 for a stale or missing token: explains and offers a fresh copy of the
-/// page the form came from.
+/// page the form came from (htmx shows the same in the dialog).
 fn stale_form_page(parts: &Parts) -> Response {
-    if parts.headers.contains_key("hx-request") {
-        return super::htmx::message_dialog(
-            StatusCode::FORBIDDEN,
-            "This page has expired",
-            "For your security, this page stopped accepting changes after you signed in or out \
-             elsewhere. Nothing was changed. Reload the page and try again.",
-        );
-    }
     let back = parts
         .headers
         .get(header::REFERER)
@@ -108,22 +100,10 @@ fn stale_form_page(parts: &Parts) -> Response {
                 crate::domain::redirect::HOME.to_string()
             }
         });
-    ErrorPage::new(
-        "This form has expired",
-        "For your security, forms stop working after you sign in or out elsewhere, or after a \
-         long pause. Nothing was changed. Reload the page and try again.",
-    )
-    .with_action(back, "Reload the page")
-    .into_response_with(StatusCode::FORBIDDEN)
+    PageError::StaleForm { back }.into_response()
 }
 
 /// The response tower-http's origin check gives a cross-site request.
 pub fn cross_origin_rejected(_error: ProtectionError) -> Response<Body> {
-    ErrorPage::new(
-        "Request refused",
-        "This request came from another site, so it was refused and nothing was changed. \
-         Open Latchkey directly and try again.",
-    )
-    .with_action("/", "Open Latchkey")
-    .into_response_with(StatusCode::FORBIDDEN)
+    PageError::CrossOrigin.into_response()
 }

@@ -1,15 +1,20 @@
-//! One error type for pages: each variant becomes a full HTML page with the
-//! right status. Internal details are logged, never shown.
+//! One error type for pages. A handler returns it with `?` whether or not
+//! the request came from htmx: it renders as a full HTML page with the right
+//! status, and `htmx::errors_as_dialogs` turns that into the dialog message
+//! htmx swaps in. Internal details are logged, never shown.
 
 use std::any::Any;
-use std::time::Duration;
 
 use askama::Template;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::layout::Layout;
+use crate::domain::policy::Denied;
+use crate::http::limits::{BodyRefusal, MAX_BODY_BYTES};
+use crate::http::token_id::UnknownToken;
 use crate::store::StoreError;
+use crate::tokens::TokenError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {
@@ -17,14 +22,30 @@ pub enum PageError {
     BadRequest(String),
     #[error("page not found")]
     NotFound,
+    /// A token id that is unknown, malformed or not the viewer's to see.
+    #[error("token not found")]
+    TokenNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("{0}")]
     Forbidden(String),
+    /// Someone else changed the thing first.
+    #[error("{0}")]
+    Conflict(String),
+    /// Input that breaks a rule, where no form can show it field by field.
+    #[error("{0}")]
+    Invalid(String),
     #[error("request body too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// A state-changing request without this session's CSRF token; `back`
+    /// is a page that can be reloaded to get a fresh one.
+    #[error("stale or missing CSRF token")]
+    StaleForm { back: String },
+    /// Refused by the Sec-Fetch-Site/Origin check.
+    #[error("cross-origin request")]
+    CrossOrigin,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -41,39 +62,182 @@ impl From<tower_sessions::session::Error> for PageError {
     }
 }
 
+impl From<Denied> for PageError {
+    fn from(d: Denied) -> Self {
+        PageError::Forbidden(d.0)
+    }
+}
+
+impl From<TokenError> for PageError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::NotFound => PageError::TokenNotFound,
+            TokenError::Forbidden(message) => PageError::Forbidden(message),
+            TokenError::Invalid(errors) => PageError::Invalid(
+                errors
+                    .into_iter()
+                    .map(|e| e.message)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            TokenError::Conflict(message) => PageError::Conflict(message),
+            TokenError::Internal(e) => PageError::Internal(e),
+        }
+    }
+}
+
+impl UnknownToken for PageError {
+    fn unknown_token() -> Self {
+        PageError::TokenNotFound
+    }
+}
+
+impl BodyRefusal for PageError {
+    fn too_large() -> Self {
+        PageError::PayloadTooLarge
+    }
+
+    fn unreadable() -> Self {
+        PageError::BadRequest("The request body could not be read.".into())
+    }
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage {
     pub layout: Layout,
     pub heading: String,
     pub message: String,
-    /// Where the "try again" link goes, when there is one.
-    pub action: Option<(String, String)>,
+    /// Where the way-out link goes, and its text.
+    pub action: (String, String),
 }
 
-impl ErrorPage {
-    pub fn new(heading: &str, message: impl Into<String>) -> Self {
-        Self {
-            layout: Layout::public(heading, ""),
-            heading: heading.to_string(),
-            message: message.into(),
-            action: None,
-        }
-    }
+/// What an error says, in a page and in a dialog, and with which status.
+struct Described {
+    status: StatusCode,
+    heading: &'static str,
+    message: String,
+    /// The dialog's title, when it differs from the page's heading.
+    dialog_title: Option<&'static str>,
+    /// The dialog's text, when it differs from the page's.
+    dialog_message: Option<&'static str>,
+    action: (String, String),
+}
 
-    pub fn with_action(mut self, href: impl Into<String>, label: impl Into<String>) -> Self {
-        self.action = Some((href.into(), label.into()));
-        self
-    }
+/// What `htmx::errors_as_dialogs` needs to show an error in the dialog,
+/// carried on the error page's response.
+#[derive(Debug, Clone)]
+pub struct ErrorDialog {
+    pub title: String,
+    pub message: String,
+}
 
-    /// Renders with `status`. A template that fails to render still yields a
-    /// plain-text page with the same status.
-    pub fn into_response_with(self, status: StatusCode) -> Response {
-        match self.render() {
-            Ok(html) => (status, Html(html)).into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "rendering the error page");
-                (status, self.message).into_response()
+impl PageError {
+    fn describe(&self) -> Described {
+        let described = |status, heading, message: String| Described {
+            status,
+            heading,
+            message,
+            dialog_title: None,
+            dialog_message: None,
+            action: ("/".to_string(), "Go to Latchkey".to_string()),
+        };
+        let not_found = || {
+            described(
+                StatusCode::NOT_FOUND,
+                "Page not found",
+                "There is no page at this address. It may have moved, or the link may be wrong."
+                    .to_string(),
+            )
+        };
+        match self {
+            PageError::BadRequest(message) => described(
+                StatusCode::BAD_REQUEST,
+                "Something in that request was wrong",
+                message.clone(),
+            ),
+            PageError::NotFound => not_found(),
+            PageError::TokenNotFound => Described {
+                dialog_title: Some("Token not found"),
+                dialog_message: Some(
+                    "This token no longer exists; someone may have deleted it. Reload the page \
+                     to see the current list.",
+                ),
+                ..not_found()
+            },
+            PageError::MethodNotAllowed => described(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "That action is not available here",
+                "This address does not accept that kind of request.".to_string(),
+            ),
+            PageError::Forbidden(message) => Described {
+                dialog_title: Some("Not allowed"),
+                ..described(
+                    StatusCode::FORBIDDEN,
+                    "You do not have access",
+                    message.clone(),
+                )
+            },
+            PageError::Conflict(message) => {
+                described(StatusCode::CONFLICT, "Changed elsewhere", message.clone())
+            }
+            PageError::Invalid(message) => described(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Check what you entered",
+                message.clone(),
+            ),
+            PageError::PayloadTooLarge => described(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "That was too much to send",
+                format!(
+                    "Forms are limited to {} KiB. Shorten what you entered and try again.",
+                    MAX_BODY_BYTES / 1024
+                ),
+            ),
+            PageError::UnsupportedMediaType => described(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "That form could not be read",
+                "The request was not sent as a form. Use the page's own form and try again."
+                    .to_string(),
+            ),
+            PageError::StaleForm { back } => Described {
+                dialog_title: Some("This page has expired"),
+                dialog_message: Some(
+                    "For your security, this page stopped accepting changes after you signed in \
+                     or out elsewhere. Nothing was changed. Reload the page and try again.",
+                ),
+                action: (back.clone(), "Reload the page".to_string()),
+                ..described(
+                    StatusCode::FORBIDDEN,
+                    "This form has expired",
+                    "For your security, forms stop working after you sign in or out elsewhere, \
+                     or after a long pause. Nothing was changed. Reload the page and try again."
+                        .to_string(),
+                )
+            },
+            PageError::CrossOrigin => Described {
+                action: ("/".to_string(), "Open Latchkey".to_string()),
+                ..described(
+                    StatusCode::FORBIDDEN,
+                    "Request refused",
+                    "This request came from another site, so it was refused and nothing was \
+                     changed. Open Latchkey directly and try again."
+                        .to_string(),
+                )
+            },
+            PageError::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                Described {
+                    dialog_title: Some("Something went wrong"),
+                    dialog_message: Some("Nothing was changed. Try again in a moment."),
+                    ..described(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "Something went wrong on our side",
+                        "Nothing was changed. Try again in a moment; if it keeps happening, the \
+                         server log says why."
+                            .to_string(),
+                    )
+                }
             }
         }
     }
@@ -81,76 +245,31 @@ impl ErrorPage {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        let home = ("/".to_string(), "Go to Latchkey".to_string());
-        let (status, page) = match &self {
-            PageError::BadRequest(message) => (
-                StatusCode::BAD_REQUEST,
-                ErrorPage::new("Something in that request was wrong", message.clone()),
-            ),
-            PageError::NotFound => (
-                StatusCode::NOT_FOUND,
-                ErrorPage::new(
-                    "Page not found",
-                    "There is no page at this address. It may have moved, or the link may be wrong.",
-                ),
-            ),
-            PageError::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                ErrorPage::new(
-                    "That action is not available here",
-                    "This address does not accept that kind of request.",
-                ),
-            ),
-            PageError::Forbidden(message) => (
-                StatusCode::FORBIDDEN,
-                ErrorPage::new("You do not have access", message.clone()),
-            ),
-            PageError::PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorPage::new(
-                    "That was too much to send",
-                    format!(
-                        "Forms are limited to {} KiB. Shorten what you entered and try again.",
-                        super::limits::MAX_BODY_BYTES / 1024
-                    ),
-                ),
-            ),
-            PageError::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                ErrorPage::new(
-                    "That form could not be read",
-                    "The request was not sent as a form. Use the page's own form and try again.",
-                ),
-            ),
-            PageError::Internal(e) => {
-                tracing::error!(error = ?e, "internal error");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    ErrorPage::new(
-                        "Something went wrong on our side",
-                        "Nothing was changed. Try again in a moment; if it keeps happening, the server log says why.",
-                    ),
-                )
+        let d = self.describe();
+        let dialog = ErrorDialog {
+            title: d.dialog_title.unwrap_or(d.heading).to_string(),
+            message: d
+                .dialog_message
+                .map(str::to_string)
+                .unwrap_or_else(|| d.message.clone()),
+        };
+        let page = ErrorPage {
+            layout: Layout::public(d.heading, ""),
+            heading: d.heading.to_string(),
+            message: d.message,
+            action: d.action,
+        };
+        let mut res = match page.render() {
+            Ok(html) => (d.status, Html(html)).into_response(),
+            Err(e) => {
+                // Still the right status, and still words, never an empty 200.
+                tracing::error!(error = %e, "rendering the error page");
+                (d.status, page.message).into_response()
             }
         };
-        let page = if page.action.is_none() {
-            page.with_action(home.0, home.1)
-        } else {
-            page
-        };
-        page.into_response_with(status)
+        res.extensions_mut().insert(dialog);
+        res
     }
-}
-
-/// A "Too many requests" page with `Retry-After`.
-pub fn too_many_requests(retry_after: Duration, message: String) -> Response {
-    let mut res = ErrorPage::new("Too many requests", message)
-        .into_response_with(StatusCode::TOO_MANY_REQUESTS);
-    res.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from(retry_after.as_secs().max(1)),
-    );
-    res
 }
 
 pub async fn not_found() -> PageError {

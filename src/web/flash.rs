@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::clock::Clock;
+
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
@@ -41,9 +43,9 @@ impl std::fmt::Debug for PendingSecret {
 /// Secrets between the POST that issued them and the GET that shows them.
 /// (With several instances behind a load balancer, that GET must reach the
 /// same instance: sticky sessions.)
-#[derive(Default)]
 pub struct PendingSecrets {
     waiting: Mutex<HashMap<String, (PendingSecret, Instant)>>,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for PendingSecrets {
@@ -53,11 +55,19 @@ impl std::fmt::Debug for PendingSecrets {
 }
 
 impl PendingSecrets {
+    pub fn new(clock: Clock) -> Self {
+        Self {
+            waiting: Mutex::default(),
+            clock,
+        }
+    }
+
     fn put(&self, pending: PendingSecret) -> String {
         let key = random::hex_token(16);
         let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
-        waiting.retain(|_, (_, at)| at.elapsed() < PENDING_FOR);
-        waiting.insert(key.clone(), (pending, Instant::now()));
+        let now = self.clock.instant();
+        waiting.retain(|_, (_, at)| now.saturating_duration_since(*at) < PENDING_FOR);
+        waiting.insert(key.clone(), (pending, now));
         key
     }
 
@@ -65,7 +75,7 @@ impl PendingSecrets {
         let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
         waiting
             .remove(key)
-            .filter(|(_, at)| at.elapsed() < PENDING_FOR)
+            .filter(|(_, at)| self.clock.instant().saturating_duration_since(*at) < PENDING_FOR)
             .map(|(pending, _)| pending)
     }
 }

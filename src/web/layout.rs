@@ -34,17 +34,6 @@ impl Layout {
         }
     }
 
-    /// A settings page for the signed-in member.
-    pub fn settings(title: impl Into<String>, signed_in: &super::session::SignedIn) -> Self {
-        Self {
-            title: title.into(),
-            csrf_token: signed_in.csrf_token.clone(),
-            member: Some(signed_in.member.clone()),
-            section: Section::Authorization,
-            flash: None,
-        }
-    }
-
     pub fn assets(&self) -> &'static AssetUrls {
         assets::urls()
     }
@@ -55,6 +44,14 @@ impl Layout {
 
     pub fn is_audit_log(&self) -> bool {
         self.section == Section::AuditLog
+    }
+
+    /// The section's own page, for a breadcrumb back to it.
+    pub fn section_link(&self) -> (&'static str, &'static str) {
+        match self.section {
+            Section::AuditLog => ("/settings/audit", "Audit log"),
+            Section::Authorization | Section::None => ("/settings/authorization", "Authorization"),
+        }
     }
 
     pub fn in_settings(&self) -> bool {

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::client_ip::ClientIp;
 use super::error::PageError;
 use super::form::WebForm;
 use super::layout::Layout;
@@ -19,6 +18,7 @@ use crate::domain::audit::AuditAction;
 use crate::domain::email::{MAX_EMAIL_LEN, normalize_email};
 use crate::domain::password::{dummy_hash, verify_password};
 use crate::domain::redirect::{HOME, safe_local_path};
+use crate::http::ClientIp;
 use crate::store::NewAuditEvent;
 
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password";

@@ -8,10 +8,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::error::PageError;
+use super::layout::{Layout, Section};
 use crate::AppState;
+use crate::domain::policy::Actor;
 use crate::domain::random;
 use crate::domain::redirect::{HOME, safe_local_path};
+use crate::http::ClientIp;
 use crate::store::Member;
+use crate::tokens::Caller;
 
 /// Session keys. The session holds ids and tokens only, never secrets.
 pub const MEMBER_ID: &str = "member_id";
@@ -37,6 +41,31 @@ pub struct SignedIn {
     pub member: Member,
     pub csrf_token: String,
     pub session: Session,
+    /// Where the request came from, for the audit log.
+    pub client_ip: String,
+}
+
+impl SignedIn {
+    /// The member as the token operations see them.
+    pub fn caller(&self) -> Caller<'_> {
+        Caller::member(&self.member, &self.client_ip)
+    }
+
+    /// The member as the rules see them.
+    pub fn actor(&self) -> Actor<'_> {
+        self.caller().actor()
+    }
+
+    /// The frame of a settings page in `section`.
+    pub fn layout(&self, title: impl Into<String>, section: Section) -> Layout {
+        Layout {
+            title: title.into(),
+            csrf_token: self.csrf_token.clone(),
+            member: Some(self.member.clone()),
+            section,
+            flash: None,
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for SignedIn {
@@ -66,10 +95,14 @@ impl FromRequestParts<AppState> for SignedIn {
         let csrf_token = csrf_token(&session)
             .await
             .map_err(IntoResponse::into_response)?;
+        let ClientIp(client_ip) = ClientIp::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
         Ok(SignedIn {
             member,
             csrf_token,
             session,
+            client_ip,
         })
     }
 }

@@ -14,17 +14,8 @@ use super::layout::{Layout, Section};
 use super::session::SignedIn;
 use crate::AppState;
 use crate::clock;
+use crate::domain::policy;
 use crate::store::AuditEvent;
-
-fn settings_layout(title: &str, signed_in: &SignedIn, section: Section) -> Layout {
-    Layout {
-        title: title.to_string(),
-        csrf_token: signed_in.csrf_token.clone(),
-        member: Some(signed_in.member.clone()),
-        section,
-        flash: None,
-    }
-}
 
 pub const AUDIT_PAGE_SIZE: i64 = 50;
 
@@ -106,8 +97,8 @@ pub async fn audit_log(
     signed_in: SignedIn,
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let layout = settings_layout("Audit log", &signed_in, Section::AuditLog);
-    if !signed_in.member.role.is_admin() {
+    let layout = signed_in.layout("Audit log", Section::AuditLog);
+    if !policy::can_read_audit_log(signed_in.actor()) {
         let page = AuditPage {
             layout,
             allowed: false,

@@ -5,7 +5,6 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use latchkey::clock::now_ms;
 use latchkey::domain::MemberRole;
 use latchkey::domain::secret::NewSecret;
 use latchkey::domain::token::{TokenKind, TokenRole};
@@ -15,14 +14,6 @@ use serde_json::json;
 
 use crate::api_helpers::{Reply, caller, create_request, keys, set, sid, spawn_api};
 use crate::helpers::{TestResult, browser_from};
-
-/// Sleeps until the wall clock has passed `until_ms` (Unix ms).
-async fn sleep_past(until_ms: i64) {
-    let wait = until_ms - now_ms() + 150;
-    if wait > 0 {
-        tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-    }
-}
 
 #[tokio::test]
 async fn caller_identity_describes_the_calling_token() -> TestResult {
@@ -111,7 +102,7 @@ async fn every_bad_secret_gets_the_same_401() -> TestResult {
     let reset_now = app
         .issue(&m.admin, "reset now", TokenKind::Service, TokenRole::Reader)
         .await?;
-    let grace_until = now_ms() + 3_000;
+    let grace_until = app.now_ms() + 3_000;
     let expiring = app
         .issue_with(
             &m.admin,
@@ -161,7 +152,7 @@ async fn every_bad_secret_gets_the_same_401() -> TestResult {
     app.store()
         .set_member_role(&m.reader.id, MemberRole::NoAccess)
         .await?;
-    sleep_past(grace_until).await;
+    app.advance(Duration::from_millis(3_001));
 
     let good = &admin.secret;
     let mut typo = good.clone().into_bytes();
@@ -439,7 +430,7 @@ async fn immediate_reset_revokes_the_old_secret_on_the_next_request() -> TestRes
         "",
         "?expiry=0",
         "?expiry=-5",
-        &format!("?expiry={}", now_ms() - 1),
+        &format!("?expiry={}", app.now_ms() - 1),
     ] {
         let (old, id) = sid(&app
             .issue(&m.admin, "rotated", TokenKind::Service, TokenRole::Reader)
@@ -579,10 +570,10 @@ async fn last_used_is_written_when_uses_are_flushed() -> TestResult {
     let secret = created["token"].as_str().unwrap_or_default().to_string();
     let id = created["_id"].as_str().unwrap_or_default().to_string();
 
-    let before = now_ms();
+    let before = app.now_ms();
     app.identity(&secret).await?;
     app.get("tokens", &secret).await?.expect(StatusCode::OK)?;
-    let after = now_ms();
+    let after = app.now_ms();
     app.state.usage.flush(app.store()).await;
 
     let shown = app

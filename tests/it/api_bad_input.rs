@@ -3,7 +3,6 @@
 //! client must actually receive), unknown paths and ids (404), wrong methods
 //! (405) — always a `{"code","message"}` body and never a 500.
 
-use latchkey::clock::now_ms;
 use latchkey::domain::token::{TokenKind, TokenRole};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -22,7 +21,7 @@ async fn admin_app() -> anyhow::Result<(ApiApp, String, String)> {
 #[tokio::test]
 async fn create_bodies_that_are_not_a_valid_token_are_400() -> TestResult {
     let (app, admin, _) = admin_app().await?;
-    let past = now_ms() - 1000;
+    let past = app.now_ms() - 1000;
     let long_name = "n".repeat(257);
     let long_description = "d".repeat(1001);
     let bodies: Vec<(&str, Vec<u8>)> = vec![

@@ -98,12 +98,7 @@ pub async fn spawn_api() -> anyhow::Result<(ApiApp, Members)> {
 }
 
 pub fn caller(member: &Member) -> Caller<'_> {
-    Caller {
-        member,
-        client_ip: API_IP,
-        via_token: None,
-        owner_id: None,
-    }
+    Caller::member(member, API_IP)
 }
 
 pub fn create_request(name: &str, kind: TokenKind, role: TokenRole) -> CreateRequest {
@@ -283,6 +278,17 @@ impl ApiApp {
 
     pub fn store(&self) -> &Store {
         &self.state.store
+    }
+
+    /// Now, by the application's own clock.
+    pub fn now_ms(&self) -> i64 {
+        self.state.clock.now_ms()
+    }
+
+    /// Moves the application's clock forward, instead of sleeping until an
+    /// expiry or a grace period has passed.
+    pub fn advance(&self, by: std::time::Duration) {
+        self.state.clock.advance(by);
     }
 
     /// A request to `path` (relative to `/api/v2` unless it starts with `/`).

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use latchkey::clock::now_ms;
 use latchkey::domain::token::{TokenKind, TokenRole};
 use latchkey::tokens::{EditRequest, TokenError};
 use reqwest::{Method, StatusCode};
@@ -124,7 +123,7 @@ async fn patch_accepts_both_json_content_types() -> TestResult {
 async fn patch_name_and_description() -> TestResult {
     let (f, _) = fixture(TokenKind::Personal, TokenRole::Reader).await?;
     let before = f.current().await?;
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    f.app.advance(Duration::from_millis(5));
     let body = f
         .patch(json!([
             {"op": "replace", "path": "/name", "value": "  Renamed  "},
@@ -268,7 +267,7 @@ async fn patch_default_api_version() -> TestResult {
 #[tokio::test]
 async fn patch_expires() -> TestResult {
     let (f, _) = fixture(TokenKind::Personal, TokenRole::Reader).await?;
-    let later = now_ms() + 86_400_000;
+    let later = f.app.now_ms() + 86_400_000;
     let body = f
         .patch(replace("/expires", json!(later)))
         .await?
@@ -283,7 +282,7 @@ async fn patch_expires() -> TestResult {
     assert!(body["expires"].is_null(), "{body}");
 
     for bad in [
-        json!(now_ms() - 60_000),
+        json!(f.app.now_ms() - 60_000),
         json!(0),
         json!("tomorrow"),
         json!(1.5e12),
@@ -298,12 +297,12 @@ async fn patch_expires() -> TestResult {
     }
 
     // An expiry set by PATCH takes effect for authentication.
-    let soon = now_ms() + 2_500;
+    let soon = f.app.now_ms() + 2_500;
     f.patch(replace("/expires", json!(soon)))
         .await?
         .expect(StatusCode::OK)?;
     f.app.identity(&f.target_secret).await?;
-    tokio::time::sleep(Duration::from_millis((soon - now_ms() + 200).max(0) as u64)).await;
+    f.app.advance(Duration::from_millis(2_501));
     f.app
         .get("caller-identity", &f.target_secret)
         .await?

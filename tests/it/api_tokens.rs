@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::anyhow;
-use latchkey::clock::now_ms;
 use latchkey::domain::token::{TokenKind, TokenRole};
 use latchkey::tokens::CreateRequest;
 use reqwest::{Method, StatusCode};
@@ -104,8 +103,8 @@ async fn create_returns_the_full_token_json_and_a_working_secret() -> TestResult
     let admin = app
         .issue(&m.owner, "admin", TokenKind::Personal, TokenRole::Admin)
         .await?;
-    let expires = now_ms() + 3_600_000;
-    let before = now_ms();
+    let expires = app.now_ms() + 3_600_000;
+    let before = app.now_ms();
     let reply = app
         .post_json(
             "tokens",
@@ -120,7 +119,7 @@ async fn create_returns_the_full_token_json_and_a_working_secret() -> TestResult
             }),
         )
         .await?;
-    let after = now_ms();
+    let after = app.now_ms();
     assert_eq!(
         reply.header("cache-control"),
         Some("no-store"),
@@ -550,7 +549,7 @@ async fn reset_keeps_the_old_secret_until_a_future_expiry() -> TestResult {
     let (old, id) = sid(&app
         .issue(&m.admin, "rotating", TokenKind::Service, TokenRole::Writer)
         .await?);
-    let until = now_ms() + 3_000;
+    let until = app.now_ms() + 3_000;
     let reply = app
         .post(&format!("tokens/{id}/reset?expiry={until}"), &admin.secret)
         .await?;
@@ -571,8 +570,7 @@ async fn reset_keeps_the_old_secret_until_a_future_expiry() -> TestResult {
         .expect(StatusCode::OK)?;
     assert_eq!(shown["token"], &new[new.len() - 4..]);
 
-    let wait = until - now_ms() + 200;
-    tokio::time::sleep(Duration::from_millis(wait.max(0) as u64)).await;
+    app.advance(Duration::from_millis(3_001));
     app.get("caller-identity", &old)
         .await?
         .expect_error(StatusCode::UNAUTHORIZED, "unauthorized")?;
@@ -589,7 +587,7 @@ async fn reset_keeps_the_old_secret_until_a_future_expiry() -> TestResult {
         .await?);
     let reply = app
         .post(
-            &format!("tokens/{id}/reset?expiry={}", now_ms() + 3_600_000),
+            &format!("tokens/{id}/reset?expiry={}", app.now_ms() + 3_600_000),
             &admin.secret,
         )
         .await?;
@@ -608,7 +606,7 @@ async fn reset_refuses_a_bad_expiry_and_changes_nothing() -> TestResult {
     let (old, id) = sid(&app
         .issue(&m.admin, "stable", TokenKind::Service, TokenRole::Reader)
         .await?);
-    let two_years = now_ms() + 2 * 366 * 24 * 3_600_000;
+    let two_years = app.now_ms() + 2 * 366 * 24 * 3_600_000;
     for query in [
         "expiry=soon".to_string(),
         "expiry=1.5".to_string(),
@@ -643,7 +641,7 @@ async fn clone_makes_a_copy_with_a_fresh_secret() -> TestResult {
     let admin = app
         .issue(&m.owner, "admin", TokenKind::Personal, TokenRole::Admin)
         .await?;
-    let expires = now_ms() + 86_400_000;
+    let expires = app.now_ms() + 86_400_000;
     let source = app
         .issue_with(
             &m.owner,

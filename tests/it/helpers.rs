@@ -16,6 +16,11 @@ use crate::html;
 
 pub type TestResult = anyhow::Result<()>;
 
+/// The wall clock, for tests that never move the application's clock.
+pub fn now_ms() -> i64 {
+    latchkey::clock::Clock::system().now_ms()
+}
+
 pub const OWNER_EMAIL: &str = "owner@example.com";
 pub const READER_EMAIL: &str = "reader@example.com";
 pub const PASSWORD: &str = "correct horse battery staple";

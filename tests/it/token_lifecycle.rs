@@ -4,14 +4,13 @@
 
 use std::collections::HashSet;
 
-use latchkey::clock::now_ms;
 use latchkey::domain::secret::is_well_formed;
 use latchkey::domain::token::{TokenKind, TokenRole};
 use latchkey::tokens::{self, CreateRequest, EditRequest, TokenError};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::helpers::TestResult;
+use crate::helpers::{TestResult, now_ms};
 use crate::token_support::{
     TEST_IP, audit_for_token, caller, count_audit, count_secrets, count_tokens, create, request,
     secrets_of, spawn_team,

@@ -3,7 +3,6 @@
 //! input refused with nothing stored, and the list's search, filters and
 //! pagination.
 
-use latchkey::clock::now_ms;
 use latchkey::domain::MemberRole;
 use latchkey::domain::secret::is_well_formed;
 use latchkey::domain::token::{TokenKind, TokenRole};
@@ -11,7 +10,7 @@ use latchkey::store::Store;
 use latchkey::web::format::datetime_local;
 use reqwest::{Client, Response, StatusCode};
 
-use crate::helpers::{HOME, TestApp, TestResult, browser, header_str, location};
+use crate::helpers::{HOME, TestApp, TestResult, browser, header_str, location, now_ms};
 use crate::html::{self, Element};
 use crate::token_support::{
     TOKENS_URL, count_secrets, count_tokens, create, email_for, post_form, post_htmx, secrets_of,

@@ -111,12 +111,7 @@ pub async fn set_member_role(
 }
 
 pub fn caller(member: &Member) -> Caller<'_> {
-    Caller {
-        member,
-        client_ip: TEST_IP,
-        via_token: None,
-        owner_id: None,
-    }
+    Caller::member(member, TEST_IP)
 }
 
 pub fn request(name: &str, kind: TokenKind, role: TokenRole) -> CreateRequest {

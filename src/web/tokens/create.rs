@@ -2,72 +2,35 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum_htmx::HxRequest;
 
-use super::form::{
-    FieldErrors, TokenForm, TokenFormDialog, TokenFormInput, TokenFormPage, parse_input,
-};
-use super::{caller, page_error, secret_issued};
+use super::form::{FieldErrors, TokenForm, TokenFormInput, parse_input};
+use super::secret_issued;
 use crate::AppState;
+use crate::domain::policy;
 use crate::domain::token::{TokenKind, validate_description, validate_name};
 use crate::tokens::{self, CreateRequest, TokenError};
-use crate::web::client_ip::ClientIp;
 use crate::web::error::PageError;
 use crate::web::form::WebForm;
-use crate::web::htmx::{HtmxResponse, error_dialog};
-use crate::web::layout::Layout;
 use crate::web::session::SignedIn;
 
 /// Shows the form: dialog content for htmx, a page otherwise.
-pub async fn new_page(signed_in: SignedIn, HxRequest(htmx): HxRequest) -> Response {
-    let form = TokenForm::for_create(&signed_in.member, &signed_in.csrf_token);
-    if crate::domain::token::TokenRole::cap_for(signed_in.member.role).is_none() {
-        let e = TokenError::Forbidden(
-            "Your role is No access, so you cannot create tokens.".to_string(),
-        );
-        return if htmx {
-            error_dialog(e)
-        } else {
-            page_error(e).into_response()
-        };
-    }
-    render_form(&signed_in, form, htmx, StatusCode::OK)
-}
-
-/// The form as dialog content (htmx) or as a page, with `status`.
-pub(super) fn render_form(
-    signed_in: &SignedIn,
-    form: TokenForm,
-    htmx: bool,
-    status: StatusCode,
-) -> Response {
-    if htmx {
-        HtmxResponse::new(TokenFormDialog {
-            form,
-            in_dialog: true,
-        })
-        .status(status)
-        .retarget("#dialog-content", "innerHTML")
-        .into_response()
-    } else {
-        let page = TokenFormPage {
-            layout: Layout::settings(form.heading, signed_in),
-            form,
-            in_dialog: false,
-        };
-        (status, page).into_response()
-    }
+pub async fn new_page(
+    signed_in: SignedIn,
+    HxRequest(htmx): HxRequest,
+) -> Result<Response, PageError> {
+    policy::can_manage_tokens(signed_in.actor())?;
+    let form = TokenForm::for_create(signed_in.actor(), &signed_in.csrf_token);
+    Ok(form.respond(&signed_in, htmx, StatusCode::OK))
 }
 
 pub async fn submit(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     signed_in: SignedIn,
     HxRequest(htmx): HxRequest,
     WebForm(input): WebForm<TokenFormInput>,
 ) -> Result<Response, PageError> {
-    let caller = caller(&signed_in, &ip);
     let mut errors = FieldErrors::default();
     let kind = if input.service.is_some() {
         TokenKind::Service
@@ -78,7 +41,7 @@ pub async fn submit(
         Some(parsed) => {
             tokens::create(
                 &state.store,
-                caller,
+                signed_in.caller(),
                 CreateRequest {
                     name: input.name.clone(),
                     description: input.description.clone(),
@@ -107,15 +70,13 @@ pub async fn submit(
             errors.form = Some(message);
             return Ok(refused(&signed_in, &input, errors, htmx));
         }
-        Err(e) if htmx => return Ok(error_dialog(e)),
-        Err(e) => return Err(page_error(e)),
+        Err(e) => return Err(e.into()),
     };
 
     let message = format!("Created token {}. Copy its secret now.", issued.token.name);
     secret_issued(
         &state,
         &signed_in,
-        caller,
         issued,
         htmx,
         "afterbegin:#tokens-body",
@@ -131,8 +92,7 @@ fn refused(
     errors: FieldErrors,
     htmx: bool,
 ) -> Response {
-    let mut form = TokenForm::for_create(&signed_in.member, &signed_in.csrf_token);
-    form.refill(input);
-    form.errors = errors;
-    render_form(signed_in, form, htmx, StatusCode::UNPROCESSABLE_ENTITY)
+    TokenForm::for_create(signed_in.actor(), &signed_in.csrf_token)
+        .resubmitted(input, errors)
+        .respond(signed_in, htmx, StatusCode::UNPROCESSABLE_ENTITY)
 }

@@ -1,84 +1,56 @@
 //! Deleting a token, after a confirmation.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;
 
-use super::{LIST_URL, TokenId, caller, refuse};
+use super::{TokenId, action_frame, back_to_list};
 use crate::AppState;
-use crate::tokens::{self};
-use crate::web::client_ip::ClientIp;
+use crate::store::Token;
+use crate::tokens;
 use crate::web::error::PageError;
-use crate::web::flash;
-use crate::web::htmx::HtmxResponse;
-use crate::web::layout::Layout;
+use crate::web::htmx::{HtmxResponse, dialog_or_page};
 use crate::web::session::SignedIn;
 
-pub struct DeleteConfirm {
-    pub token_id: String,
-    pub token_name: String,
-    pub csrf_token: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "tokens/delete_page.html")]
-pub struct DeletePage {
-    pub layout: Layout,
-    pub confirm: DeleteConfirm,
-    pub in_dialog: bool,
-}
-
+/// "Delete token?": what will happen, Cancel (focused first) and the
+/// danger button.
 #[derive(Template)]
-#[template(path = "tokens/delete_dialog.html")]
-pub struct DeleteDialog {
-    pub confirm: DeleteConfirm,
-    pub in_dialog: bool,
+#[template(path = "tokens/delete_form.html")]
+struct DeleteForm<'a> {
+    token: &'a Token,
+    csrf_token: &'a str,
+    in_dialog: bool,
 }
 
 pub async fn page(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     signed_in: SignedIn,
     HxRequest(htmx): HxRequest,
-    TokenId(id): TokenId,
+    TokenId { id, .. }: TokenId,
 ) -> Result<Response, PageError> {
-    let token = match tokens::get_manageable(&state.store, caller(&signed_in, &ip), &id).await {
-        Ok(token) => token,
-        Err(e) => return refuse(e, htmx),
-    };
-    let confirm = DeleteConfirm {
-        token_id: token.id.clone(),
-        token_name: token.name.clone(),
-        csrf_token: signed_in.csrf_token.clone(),
-    };
-    if htmx {
-        return Ok(HtmxResponse::new(DeleteDialog {
-            confirm,
-            in_dialog: true,
-        })
-        .into_response());
-    }
-    Ok(DeletePage {
-        layout: Layout::settings("Delete token?", &signed_in),
-        confirm,
-        in_dialog: false,
-    }
-    .into_response())
+    let token = tokens::get_manageable(&state.store, signed_in.caller(), &id).await?;
+    Ok(dialog_or_page(
+        htmx,
+        &signed_in,
+        action_frame("Delete token?", true, Some(&token.id)),
+        StatusCode::OK,
+        |in_dialog| DeleteForm {
+            token: &token,
+            csrf_token: &signed_in.csrf_token,
+            in_dialog,
+        },
+    ))
 }
 
 pub async fn submit(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     signed_in: SignedIn,
     HxRequest(htmx): HxRequest,
-    TokenId(id): TokenId,
+    TokenId { id, .. }: TokenId,
 ) -> Result<Response, PageError> {
-    let deleted = match tokens::delete(&state.store, caller(&signed_in, &ip), &id).await {
-        Ok(token) => token,
-        Err(e) => return refuse(e, htmx),
-    };
+    let deleted = tokens::delete(&state.store, signed_in.caller(), &id).await?;
     let message = format!("Deleted {}", deleted.name);
     if htmx {
         // app.js picks the neighbour to focus on `row-deleted`, which fires
@@ -92,6 +64,5 @@ pub async fn submit(
             )
             .into_response());
     }
-    flash::set_message(&signed_in.session, message).await?;
-    Ok(Redirect::to(LIST_URL).into_response())
+    back_to_list(&signed_in, message).await
 }

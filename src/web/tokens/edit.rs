@@ -3,19 +3,15 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;
 
-use super::create::render_form;
 use super::form::{FieldErrors, TokenForm, TokenFormInput, parse_input};
 use super::row::{RowFragment, TokenRow};
-use super::{LIST_URL, TokenId, caller, refuse};
+use super::{TokenId, back_to_list};
 use crate::AppState;
-use crate::clock::now_ms;
 use crate::tokens::{self, EditRequest, TokenError};
-use crate::web::client_ip::ClientIp;
 use crate::web::error::PageError;
-use crate::web::flash;
 use crate::web::form::WebForm;
 use crate::web::format;
 use crate::web::htmx::HtmxResponse;
@@ -23,32 +19,24 @@ use crate::web::session::SignedIn;
 
 pub async fn page(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     signed_in: SignedIn,
     HxRequest(htmx): HxRequest,
-    TokenId(id): TokenId,
+    TokenId { id, .. }: TokenId,
 ) -> Result<Response, PageError> {
-    let token = match tokens::get_manageable(&state.store, caller(&signed_in, &ip), &id).await {
-        Ok(token) => token,
-        Err(e) => return refuse(e, htmx),
-    };
-    let form = TokenForm::for_edit(&signed_in.member, &token, &signed_in.csrf_token);
-    Ok(render_form(&signed_in, form, htmx, StatusCode::OK))
+    let token = tokens::get_manageable(&state.store, signed_in.caller(), &id).await?;
+    let form = TokenForm::for_edit(signed_in.actor(), &token, &signed_in.csrf_token);
+    Ok(form.respond(&signed_in, htmx, StatusCode::OK))
 }
 
 pub async fn submit(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     signed_in: SignedIn,
     HxRequest(htmx): HxRequest,
-    TokenId(id): TokenId,
+    TokenId { id, .. }: TokenId,
     WebForm(input): WebForm<TokenFormInput>,
 ) -> Result<Response, PageError> {
-    let caller = caller(&signed_in, &ip);
-    let current = match tokens::get_manageable(&state.store, caller, &id).await {
-        Ok(token) => token,
-        Err(e) => return refuse(e, htmx),
-    };
+    let caller = signed_in.caller();
+    let current = tokens::get_manageable(&state.store, caller, &id).await?;
     // The form shows the expiry to the minute; sent back untouched, it keeps
     // its exact stored value rather than being rounded (or, if it has
     // passed, refused as "not in the future").
@@ -81,38 +69,31 @@ pub async fn submit(
     };
     let token = match result {
         Ok(token) => token,
-        Err(e @ (TokenError::Invalid(_) | TokenError::Forbidden(_) | TokenError::Conflict(_))) => {
-            match e {
-                TokenError::Invalid(list) => list.into_iter().for_each(|e| errors.add(e)),
-                // A role above the member's own: said on the form, like create.
-                TokenError::Forbidden(message) => errors.form = Some(message),
-                // Someone saved first. The form keeps what this member typed
-                // and now carries the current version, so saving again is a
-                // deliberate choice to overwrite.
-                TokenError::Conflict(_) => {
-                    errors.form = Some(
-                        "Someone else changed this token while you were editing. Check the \
-                         values below and save again to keep yours."
-                            .to_string(),
-                    )
-                }
-                _ => {}
-            }
-            let mut form = TokenForm::for_edit(&signed_in.member, &current, &signed_in.csrf_token);
-            form.refill(&input);
-            form.errors = errors;
-            return Ok(render_form(
-                &signed_in,
-                form,
-                htmx,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ));
+        Err(TokenError::Invalid(list)) => {
+            list.into_iter().for_each(|e| errors.add(e));
+            return Ok(refused(&signed_in, &current, &input, errors, htmx));
         }
-        Err(e) => return refuse(e, htmx),
+        // A role above the member's own: said on the form, like create.
+        Err(TokenError::Forbidden(message)) => {
+            errors.form = Some(message);
+            return Ok(refused(&signed_in, &current, &input, errors, htmx));
+        }
+        // Someone saved first. The form keeps what this member typed and
+        // now carries the current version, so saving again is a deliberate
+        // choice to overwrite.
+        Err(TokenError::Conflict(_)) => {
+            errors.form = Some(
+                "Someone else changed this token while you were editing. Check the values \
+                 below and save again to keep yours."
+                    .to_string(),
+            );
+            return Ok(refused(&signed_in, &current, &input, errors, htmx));
+        }
+        Err(e) => return Err(e.into()),
     };
     let message = format!("Saved changes to {}", token.name);
     if htmx {
-        let row = TokenRow::new(&token, caller, now_ms());
+        let row = TokenRow::new(&token, caller, state.clock.now_ms());
         return Ok(HtmxResponse::empty()
             .with(RowFragment {
                 row: &row,
@@ -126,6 +107,20 @@ pub async fn submit(
             )
             .into_response());
     }
-    flash::set_message(&signed_in.session, message).await?;
-    Ok(Redirect::to(LIST_URL).into_response())
+    back_to_list(&signed_in, message).await
+}
+
+/// The form again with what was typed and why it was refused; nothing
+/// stored. It carries `current`'s version, so a save after a conflict is a
+/// deliberate overwrite.
+fn refused(
+    signed_in: &SignedIn,
+    current: &crate::store::Token,
+    input: &TokenFormInput,
+    errors: FieldErrors,
+    htmx: bool,
+) -> Response {
+    TokenForm::for_edit(signed_in.actor(), current, &signed_in.csrf_token)
+        .resubmitted(input, errors)
+        .respond(signed_in, htmx, StatusCode::UNPROCESSABLE_ENTITY)
 }

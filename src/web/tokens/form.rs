@@ -2,17 +2,20 @@
 //! submission, and rendering it as a page or as dialog content.
 
 use askama::Template;
-use askama_web::WebTemplate;
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 
+use super::action_frame;
 use crate::domain::ValidationError;
-use crate::domain::policy::{self, Actor};
+use crate::domain::policy::{self, Actor, TokenFacts};
 use crate::domain::token::{
     API_VERSIONS, DEFAULT_API_VERSION, TokenKind, TokenRole, validate_api_version,
 };
-use crate::store::{Member, Token};
+use crate::store::Token;
 use crate::web::format;
-use crate::web::layout::Layout;
+use crate::web::htmx::dialog_or_page;
+use crate::web::session::SignedIn;
 
 /// A role radio button.
 pub struct RoleChoice {
@@ -81,8 +84,8 @@ pub struct TokenForm {
     pub name: String,
     pub description: String,
     pub roles: Vec<RoleChoice>,
-    /// Why the role cannot change (service tokens), shown instead of choices.
-    pub role_fixed: Option<String>,
+    /// Why the role cannot change (service tokens), shown above the choices.
+    pub role_fixed: Option<&'static str>,
     pub offer_service: bool,
     pub service: bool,
     pub api_version: i64,
@@ -95,11 +98,13 @@ pub struct TokenForm {
 }
 
 impl TokenForm {
-    fn role_choices(member: &Member, selected: TokenRole, fixed: bool) -> Vec<RoleChoice> {
-        let actor = Actor {
-            member_id: &member.id,
-            role: member.role,
-        };
+    /// The role radios, each unavailable as the rules say (`token` is the
+    /// one being edited).
+    fn role_choices(
+        actor: Actor<'_>,
+        token: Option<TokenFacts<'_>>,
+        selected: TokenRole,
+    ) -> Vec<RoleChoice> {
         TokenRole::ALL
             .into_iter()
             .map(|role| RoleChoice {
@@ -107,17 +112,13 @@ impl TokenForm {
                 label: role.label(),
                 summary: role.summary(),
                 checked: role == selected,
-                unavailable: if fixed {
-                    (role != selected).then(|| "A service token's role is fixed.".to_string())
-                } else {
-                    policy::role_unavailable(actor, role)
-                },
+                unavailable: policy::role_choice_unavailable(actor, token, role),
             })
             .collect()
     }
 
     /// An empty create form: Reader, the newest API version, no expiry.
-    pub fn for_create(member: &Member, csrf_token: &str) -> Self {
+    pub fn for_create(actor: Actor<'_>, csrf_token: &str) -> Self {
         TokenForm {
             token_id: None,
             action: "/settings/authorization/tokens".to_string(),
@@ -125,9 +126,9 @@ impl TokenForm {
             submit_label: "Save token",
             name: String::new(),
             description: String::new(),
-            roles: Self::role_choices(member, TokenRole::Reader, false),
+            roles: Self::role_choices(actor, None, TokenRole::Reader),
             role_fixed: None,
-            offer_service: member.role.is_admin(),
+            offer_service: policy::can_create_kind(actor, TokenKind::Service).is_ok(),
             service: false,
             api_version: DEFAULT_API_VERSION,
             expires: String::new(),
@@ -138,8 +139,8 @@ impl TokenForm {
     }
 
     /// The edit form, filled with the token's current values.
-    pub fn for_edit(member: &Member, token: &Token, csrf_token: &str) -> Self {
-        let fixed = token.kind == TokenKind::Service;
+    pub fn for_edit(actor: Actor<'_>, token: &Token, csrf_token: &str) -> Self {
+        let role_fixed = policy::role_fixed(token.facts());
         TokenForm {
             token_id: Some(token.id.clone()),
             action: format!("/settings/authorization/tokens/{}/edit", token.id),
@@ -147,11 +148,10 @@ impl TokenForm {
             submit_label: "Save changes",
             name: token.name.clone(),
             description: token.description.clone(),
-            roles: Self::role_choices(member, token.role, fixed),
-            role_fixed: fixed
-                .then(|| "A service token's role is fixed when it is created.".to_string()),
+            roles: Self::role_choices(actor, Some(token.facts()), token.role),
+            role_fixed,
             offer_service: false,
-            service: fixed,
+            service: token.kind == TokenKind::Service,
             api_version: token.api_version,
             expires: token
                 .expires_at
@@ -163,8 +163,16 @@ impl TokenForm {
         }
     }
 
-    /// Puts the submitted values back so nothing typed is lost.
-    pub fn refill(&mut self, submitted: &TokenFormInput) {
+    /// The form again after a refused submission: what was typed (so
+    /// nothing is lost) and why it was refused.
+    pub fn resubmitted(mut self, submitted: &TokenFormInput, errors: FieldErrors) -> Self {
+        self.refill(submitted);
+        self.errors = errors;
+        self
+    }
+
+    /// Puts the submitted values back.
+    fn refill(&mut self, submitted: &TokenFormInput) {
         self.name = submitted.name.clone();
         self.description = submitted.description.clone();
         if self.role_fixed.is_none() {
@@ -188,6 +196,21 @@ impl TokenForm {
 
     pub fn first_invalid(&self) -> &'static str {
         self.errors.first_invalid()
+    }
+
+    /// The form with `status`: the dialog's content for htmx, a page of its
+    /// own otherwise.
+    pub fn respond(self, signed_in: &SignedIn, htmx: bool, status: StatusCode) -> Response {
+        dialog_or_page(
+            htmx,
+            signed_in,
+            action_frame(self.heading, false, self.token_id.as_deref()),
+            status,
+            |in_dialog| TokenFormBody {
+                form: &self,
+                in_dialog,
+            },
+        )
     }
 }
 
@@ -264,19 +287,10 @@ pub fn parse_input(
     })
 }
 
-/// The form as a page of its own (no JavaScript).
-#[derive(Template, WebTemplate)]
-#[template(path = "tokens/form_page.html")]
-pub struct TokenFormPage {
-    pub layout: Layout,
-    pub form: TokenForm,
-    pub in_dialog: bool,
-}
-
-/// The form as the dialog's content (htmx).
+/// The form itself, in a dialog or on a page.
 #[derive(Template)]
-#[template(path = "tokens/form_dialog.html")]
-pub struct TokenFormDialog {
-    pub form: TokenForm,
-    pub in_dialog: bool,
+#[template(path = "tokens/form.html")]
+struct TokenFormBody<'a> {
+    form: &'a TokenForm,
+    in_dialog: bool,
 }

@@ -9,12 +9,10 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 
 use super::row::TokenRow;
-use super::{caller, page_error};
 use crate::AppState;
-use crate::clock::now_ms;
+use crate::domain::policy;
 use crate::domain::token::{TokenKind, TokenRole};
 use crate::tokens::{self, ListRequest};
-use crate::web::client_ip::ClientIp;
 use crate::web::error::PageError;
 use crate::web::flash::{self, PendingSecret};
 use crate::web::format::thousands;
@@ -107,6 +105,7 @@ pub struct AuthorizationPage {
     pub layout: Layout,
     pub rows: Vec<TokenRow>,
     pub state: ListState,
+    /// Whether the "All members' tokens" switch is offered.
     pub is_admin: bool,
     pub can_create: bool,
     pub total: i64,
@@ -125,12 +124,12 @@ impl AuthorizationPage {
 
 pub async fn authorization_page(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     signed_in: SignedIn,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<AuthorizationPage, PageError> {
     let list_state = ListState::from_query(query.map(|Query(q)| q).unwrap_or_default());
-    let caller = caller(&signed_in, &ip);
+    let caller = signed_in.caller();
+    let actor = signed_in.actor();
     let offset = (list_state.page - 1) * PAGE_SIZE;
     let request = ListRequest {
         all_members: list_state.all,
@@ -140,9 +139,7 @@ pub async fn authorization_page(
         limit: PAGE_SIZE,
         offset,
     };
-    let (mut tokens, total) = tokens::list(&state.store, caller, &request)
-        .await
-        .map_err(page_error)?;
+    let (mut tokens, total) = tokens::list(&state.store, caller, &request).await?;
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let mut list_state = list_state;
     let mut offset = offset;
@@ -151,27 +148,23 @@ pub async fn authorization_page(
         list_state.page = pages;
         offset = (pages - 1) * PAGE_SIZE;
         tokens = tokens::list(&state.store, caller, &ListRequest { offset, ..request })
-            .await
-            .map_err(page_error)?
+            .await?
             .0;
     }
-    let now = now_ms();
+    let now = state.clock.now_ms();
     let rows: Vec<TokenRow> = tokens
         .iter()
         .map(|t| TokenRow::new(t, caller, now))
         .collect();
     let (flash, new_secret) = flash::take(&signed_in.session, &state.pending_secrets).await?;
     let shown = rows.len() as i64;
-    let is_admin = signed_in.member.role.is_admin();
+    let is_admin = policy::can_see_all_members_tokens(actor);
     Ok(AuthorizationPage {
         layout: Layout {
-            title: "Authorization".to_string(),
-            csrf_token: signed_in.csrf_token.clone(),
-            member: Some(signed_in.member.clone()),
-            section: Section::Authorization,
             flash,
+            ..signed_in.layout("Authorization", Section::Authorization)
         },
-        can_create: TokenRole::cap_for(signed_in.member.role).is_some(),
+        can_create: policy::can_manage_tokens(actor).is_ok(),
         is_admin,
         state: ListState {
             all: list_state.all && is_admin,

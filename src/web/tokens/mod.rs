@@ -17,12 +17,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use crate::AppState;
-use crate::clock::now_ms;
-use crate::tokens::{Caller, Issued, TokenError};
+use crate::tokens::Issued;
 
 use super::error::PageError;
 use super::flash::{self, PendingSecret};
-use super::htmx::{HtmxResponse, error_dialog};
+use super::htmx::{ActionFrame, HtmxResponse};
+use super::layout::Section;
 use super::session::SignedIn;
 use row::{RowFragment, TokenRow};
 use secret::SecretDialog;
@@ -55,40 +55,25 @@ pub fn routes() -> Router<AppState> {
 
 pub const LIST_URL: &str = "/settings/authorization";
 
-fn caller<'a>(signed_in: &'a SignedIn, client_ip: &'a str) -> Caller<'a> {
-    Caller {
-        member: &signed_in.member,
-        client_ip,
-        via_token: None,
-        owner_id: None,
+/// The `{id}` of a token route, refused with the pages' 404.
+type TokenId = crate::http::TokenId<PageError>;
+
+/// How a token action's form or confirmation is framed: a dialog that hands
+/// focus back to the token's Actions button, or a page in Authorization.
+fn action_frame<'a>(heading: &'a str, alert: bool, token_id: Option<&'a str>) -> ActionFrame<'a> {
+    ActionFrame {
+        heading,
+        alert,
+        return_focus: token_id,
+        section: Section::Authorization,
     }
 }
 
-/// The `{id}` of a token route. Whatever is there (even bytes that are not
-/// UTF-8) is at worst an unknown token: a 404 page, never a bare 400.
-pub struct TokenId(pub String);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for TokenId {
-    type Rejection = PageError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, PageError> {
-        axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Path(id)| TokenId(id))
-            .map_err(|_| PageError::NotFound)
-    }
-}
-
-/// A refused action: inside the dialog for htmx, a full page otherwise.
-fn refuse(e: TokenError, htmx: bool) -> Result<Response, PageError> {
-    if htmx {
-        Ok(error_dialog(e))
-    } else {
-        Err(page_error(e))
-    }
+/// After a change without JavaScript: back to the list, where `message` is
+/// shown once.
+async fn back_to_list(signed_in: &SignedIn, message: String) -> Result<Response, PageError> {
+    flash::set_message(&signed_in.session, message).await?;
+    Ok(Redirect::to(LIST_URL).into_response())
 }
 
 /// The answer to an action that issued a secret (create, clone, reset).
@@ -98,7 +83,6 @@ fn refuse(e: TokenError, htmx: bool) -> Result<Response, PageError> {
 async fn secret_issued(
     state: &AppState,
     signed_in: &SignedIn,
-    caller: Caller<'_>,
     issued: Issued,
     htmx: bool,
     row_swap: &str,
@@ -106,7 +90,7 @@ async fn secret_issued(
 ) -> Result<Response, PageError> {
     let token = &issued.token;
     if htmx {
-        let row = TokenRow::new(token, caller, now_ms());
+        let row = TokenRow::new(token, signed_in.caller(), state.clock.now_ms());
         return Ok(HtmxResponse::new(SecretDialog {
             secret: &issued.secret,
             token_id: &token.id,
@@ -131,23 +115,5 @@ async fn secret_issued(
         },
     )
     .await?;
-    flash::set_message(&signed_in.session, message).await?;
-    Ok(Redirect::to(LIST_URL).into_response())
-}
-
-/// A token operation's failure as a full page (no JavaScript).
-fn page_error(e: TokenError) -> PageError {
-    match e {
-        TokenError::NotFound => PageError::NotFound,
-        TokenError::Forbidden(message) => PageError::Forbidden(message),
-        TokenError::Invalid(errors) => PageError::BadRequest(
-            errors
-                .into_iter()
-                .map(|e| e.message)
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-        TokenError::Conflict(message) => PageError::BadRequest(message),
-        TokenError::Internal(e) => PageError::Internal(e),
-    }
+    back_to_list(signed_in, message).await
 }

@@ -3,6 +3,7 @@
 use askama::Template;
 
 use crate::clock;
+use crate::domain::token::TokenKind;
 use crate::store::Token;
 use crate::tokens::{self, Allowed, Caller};
 use crate::web::format;
@@ -35,8 +36,8 @@ impl TokenRow {
             role: token.role.label(),
             kind: token.kind.label(),
             member: match token.kind {
-                crate::domain::token::TokenKind::Service => "Organization".to_string(),
-                crate::domain::token::TokenKind::Personal => token.member_email.clone(),
+                TokenKind::Service => "Organization".to_string(),
+                TokenKind::Personal => token.member_email.clone(),
             },
             last_four: token.last_four.clone(),
             created_iso: clock::format_rfc3339(token.created_at),

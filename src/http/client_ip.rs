@@ -1,4 +1,5 @@
-//! The client's address, for throttling and the audit log.
+//! The client's address, for throttling and the audit log, on both front
+//! doors.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

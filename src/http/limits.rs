@@ -9,8 +9,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
-use super::error::PageError;
-
 /// Bodies above this are refused with 413 (PRODUCT.md §5).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -19,13 +17,21 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 const DRAIN_LIMIT_BYTES: usize = 16 * 1024 * 1024;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Refuses bodies over the limit. Answering while the client is still
+/// How a front door words this module's refusals (an HTML page, a JSON
+/// error).
+pub trait BodyRefusal: IntoResponse {
+    /// 413: the body is over `MAX_BODY_BYTES`.
+    fn too_large() -> Self;
+    /// 400: the body broke off or could not be read.
+    fn unreadable() -> Self;
+}
+
+/// Refuses bodies over the limit, in `E`'s words. Answering while the client is still
 /// sending and then closing the socket makes many clients report a reset
 /// instead of the status, so the rest of the body is drained first (up to a
 /// bound). A body without a declared length (chunked) is read here, up to the
 /// limit, so the same holds for it.
-pub async fn refuse_oversized_bodies(req: Request, next: Next) -> Response {
-    let is_api = req.uri().path().starts_with("/api/");
+pub async fn refuse_oversized_bodies<E: BodyRefusal>(req: Request, next: Next) -> Response {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -34,7 +40,7 @@ pub async fn refuse_oversized_bodies(req: Request, next: Next) -> Response {
     match declared {
         Some(len) if len > MAX_BODY_BYTES as u64 => {
             drain(req.into_body()).await;
-            too_large(is_api)
+            E::too_large().into_response()
         }
         Some(_) => next.run(req).await,
         None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
@@ -42,14 +48,13 @@ pub async fn refuse_oversized_bodies(req: Request, next: Next) -> Response {
             let mut buffered = Vec::new();
             while let Some(frame) = body.frame().await {
                 let Ok(frame) = frame else {
-                    return PageError::BadRequest("The request body could not be read.".into())
-                        .into_response();
+                    return E::unreadable().into_response();
                 };
                 if let Some(data) = frame.data_ref() {
                     buffered.extend_from_slice(data);
                     if buffered.len() > MAX_BODY_BYTES {
                         drain(body).await;
-                        return too_large(is_api);
+                        return E::too_large().into_response();
                     }
                 }
             }
@@ -75,17 +80,5 @@ async fn drain(mut body: Body) {
     .await;
     if drained.is_err() {
         tracing::debug!("gave up draining an oversized request body");
-    }
-}
-
-fn too_large(is_api: bool) -> Response {
-    if is_api {
-        let body = serde_json::json!({
-            "code": "request_too_large",
-            "message": format!("Request bodies are limited to {} KiB", MAX_BODY_BYTES / 1024),
-        });
-        (axum::http::StatusCode::PAYLOAD_TOO_LARGE, axum::Json(body)).into_response()
-    } else {
-        PageError::PayloadTooLarge.into_response()
     }
 }

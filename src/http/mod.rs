@@ -1,0 +1,11 @@
+//! HTTP plumbing both front doors (pages and API) share: who the client is,
+//! the body limit, the headers every response carries, and reading a
+//! token id from a route.
+
+pub mod client_ip;
+pub mod limits;
+pub mod security;
+pub mod token_id;
+
+pub use client_ip::ClientIp;
+pub use token_id::TokenId;
