@@ -22,13 +22,12 @@ use std::time::Duration;
 use anyhow::Context;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tower_sessions::ExpiredDeletion;
-use tower_sessions_sqlx_store::SqliteStore;
 use tracing::Level;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::store::Store;
+use crate::store::sessions::Sessions;
 use crate::throttle::FailureThrottle;
 use crate::usage::UsageRecorder;
 
@@ -55,19 +54,16 @@ pub const SIGN_IN_FAILURES_PER_MINUTE: usize = 5;
 /// A configured application, ready to serve.
 pub struct App {
     state: AppState,
-    sessions: SqliteStore,
+    sessions: Sessions,
 }
 
 impl App {
-    /// Opens the database, runs migrations and prepares the session store.
+    /// Opens the database (running its migrations) and prepares the
+    /// session store.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         let clock = Clock::system();
         let store = Store::connect(&config.database_url, clock.clone()).await?;
-        let sessions = SqliteStore::new(store.pool().clone());
-        sessions
-            .migrate()
-            .await
-            .context("creating the session table")?;
+        let sessions = store.sessions();
         let api_auth_failures_per_minute = config.api_auth_failures_per_minute;
         Ok(Self {
             state: AppState {
@@ -124,11 +120,18 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let deletion = tokio::spawn(
-            self.sessions
-                .clone()
-                .continuously_delete_expired(Duration::from_secs(60 * 10)),
-        );
+        let deletion = tokio::spawn({
+            let sessions = self.sessions.clone();
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60 * 10));
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = sessions.delete_expired().await {
+                        tracing::debug!(error = %e, "deleting expired sessions failed; will retry");
+                    }
+                }
+            }
+        });
         let flusher = self
             .state
             .usage

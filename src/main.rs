@@ -122,6 +122,28 @@ enum MemberCommand {
         #[arg(long)]
         role: MemberRole,
     },
+    /// Change a member's role. Running servers apply it on their next
+    /// request: the member's personal tokens follow at once.
+    SetRole {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The member's email address.
+        #[arg(long)]
+        email: String,
+        /// owner, admin, writer, reader or no_access.
+        #[arg(long)]
+        role: MemberRole,
+    },
+    /// Remove a member: their personal tokens are deleted (answering 401
+    /// at once on every running server), their sessions end, and they can
+    /// no longer sign in. Service tokens they created keep working.
+    Remove {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The member's email address.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -142,14 +164,21 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(args).await,
-            Command::Member {
-                command:
-                    MemberCommand::Add {
-                        database,
-                        email,
-                        role,
-                    },
-            } => add_member(&database.url, &email, role).await,
+            Command::Member { command } => match command {
+                MemberCommand::Add {
+                    database,
+                    email,
+                    role,
+                } => add_member(&database.url, &email, role).await,
+                MemberCommand::SetRole {
+                    database,
+                    email,
+                    role,
+                } => change_member(&database.url, &email, Some(role)).await,
+                MemberCommand::Remove { database, email } => {
+                    change_member(&database.url, &email, None).await
+                }
+            },
             Command::Dev {
                 command:
                     DevCommand::SeedTokens {
@@ -264,6 +293,58 @@ async fn add_member(database_url: &str, email: &str, role: MemberRole) -> anyhow
         }
         Err(StoreError::Conflict(message)) => Err(anyhow::anyhow!(message)),
         Err(e) => Err(e).context("adding the member"),
+    }
+}
+
+/// Sets a member's role (`Some`) or removes them (`None`).
+async fn change_member(
+    database_url: &str,
+    email: &str,
+    role: Option<MemberRole>,
+) -> anyhow::Result<()> {
+    let email = normalize_email(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let store = Store::connect(database_url, Clock::system()).await?;
+    let result = async {
+        let member = store
+            .find_member_by_email(&email)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no member has the email {email}"))?;
+        let said = match role {
+            Some(role) => {
+                let changed = store.set_member_role(&member.id, role, None).await;
+                let changed = changed.map_err(member_error)?;
+                format!(
+                    "{} is now {} (was {})",
+                    changed.email,
+                    role.label(),
+                    member.role.label()
+                )
+            }
+            None => {
+                let (removed, tokens) = store
+                    .remove_member(&member.id, None)
+                    .await
+                    .map_err(member_error)?;
+                format!(
+                    "Removed {}; {tokens} personal token{} deleted",
+                    removed.email,
+                    if tokens == 1 { "" } else { "s" }
+                )
+            }
+        };
+        anyhow::Ok(said)
+    }
+    .await;
+    store.close().await;
+    println!("{}", result?);
+    Ok(())
+}
+
+/// A refused member change in the operator's words.
+fn member_error(e: StoreError) -> anyhow::Error {
+    match e {
+        StoreError::Conflict(message) => anyhow::anyhow!(message),
+        other => anyhow::Error::new(other).context("changing the member"),
     }
 }
 

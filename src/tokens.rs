@@ -6,8 +6,8 @@
 use crate::domain::policy::{self, Actor, Denied};
 use crate::domain::secret::NewSecret;
 use crate::domain::token::{
-    TokenKind, TokenRole, clone_name, validate_api_version, validate_description, validate_expiry,
-    validate_name, validate_old_secret_until,
+    TokenKind, TokenRole, clone_name, could_be_in_a_name, validate_api_version,
+    validate_description, validate_expiry, validate_name, validate_old_secret_until,
 };
 use crate::domain::{ValidationError, ids};
 use crate::store::credentials::TokenAuth;
@@ -102,6 +102,9 @@ pub enum TokenError {
     Invalid(Vec<ValidationError>),
     #[error("{0}")]
     Conflict(String),
+    /// The database cannot be reached; nothing was changed.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -111,6 +114,7 @@ impl From<StoreError> for TokenError {
         match e {
             StoreError::NotFound => TokenError::NotFound,
             StoreError::Conflict(message) => TokenError::Conflict(message),
+            StoreError::Unavailable(why) => TokenError::Unavailable(why),
             other => TokenError::Internal(other.into()),
         }
     }
@@ -205,6 +209,15 @@ pub async fn list(
     caller: Caller<'_>,
     request: &ListRequest,
 ) -> TokenResult<(Vec<Token>, i64)> {
+    if request
+        .name_contains
+        .as_deref()
+        .is_some_and(|needle| !could_be_in_a_name(needle))
+    {
+        // No name holds it, so nothing matches (and PostgreSQL refuses a
+        // NUL in text outright).
+        return Ok((Vec::new(), 0));
+    }
     let filter = TokenFilter {
         scope: policy::list_scope(caller.actor(), request.all_members),
         name_contains: request.name_contains.clone(),

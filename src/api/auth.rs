@@ -86,8 +86,7 @@ impl FromRequestParts<AppState> for ApiActor {
                 state
                     .store
                     .find_member(&caller.token.member_id)
-                    .await
-                    .map_err(ApiError::internal)?
+                    .await?
                     .ok_or_else(ApiError::unauthorized)?,
             ),
         };
@@ -111,17 +110,22 @@ impl FromRequestParts<AppState> for ApiCaller {
         let ClientIp(client_ip) = ClientIp::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|never| match never {});
-        let now = state.clock.now_ms();
-        let authenticated = parts
+        let presented = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(presented_secret)
-            .filter(|s| secret::is_well_formed(s))
-            .and_then(|s| state.store.authenticate(&secret::digest(s), now))
-            .and_then(|a| {
-                effective_role(a.token.kind, a.token.role, a.member_role).map(|role| (a, role))
-            });
+            .filter(|s| secret::is_well_formed(s));
+        let now = state.clock.now_ms();
+        // A malformed secret is refused without asking the store; a
+        // well-formed one is looked up once the index is provably current.
+        let found = match presented {
+            Some(s) => state.store.authenticate(&secret::digest(s), now).await?,
+            None => None,
+        };
+        let authenticated = found.and_then(|a| {
+            effective_role(a.token.kind, a.token.role, a.member_role).map(|role| (a, role))
+        });
         match authenticated {
             Some((a, role)) => {
                 state.usage.note(&a.token.id, now);

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use crate::domain::policy::Denied;
 use crate::http::limits::{BodyRefusal, MAX_BODY_BYTES};
 use crate::http::token_id::UnknownToken;
+use crate::store::StoreError;
 use crate::tokens::TokenError;
 
 /// Every error the API returns.
@@ -94,6 +95,20 @@ impl ApiError {
         }
     }
 
+    /// 503 with `Retry-After`: the database cannot be reached, or this
+    /// instance cannot prove a secret is still live. Nothing was changed.
+    pub fn unavailable(why: &str) -> Self {
+        tracing::warn!(reason = %why, "answering 503: database unavailable");
+        Self {
+            retry_after: Some(Duration::from_secs(crate::web::error::RETRY_AFTER_SECS)),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The service cannot reach its database right now; nothing was changed. Try again shortly",
+            )
+        }
+    }
+
     pub fn internal(e: impl std::fmt::Debug) -> Self {
         tracing::error!(error = ?e, "API internal error");
         Self::new(
@@ -101,6 +116,15 @@ impl ApiError {
             "internal_error",
             "Something went wrong on the server; nothing was changed",
         )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(why) => ApiError::unavailable(&why),
+            other => ApiError::internal(other),
+        }
     }
 }
 
@@ -148,6 +172,7 @@ impl From<TokenError> for ApiError {
             TokenError::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", message)
             }
+            TokenError::Unavailable(why) => ApiError::unavailable(&why),
             TokenError::Internal(e) => ApiError::internal(e),
         }
     }

@@ -9,6 +9,8 @@ pub enum AuditAction {
     SignInFailed,
     SignOut,
     MemberCreated,
+    MemberRoleChanged,
+    MemberRemoved,
     TokenCreated,
     TokenCloned,
     TokenUpdated,
@@ -17,11 +19,13 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 11] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
         AuditAction::MemberCreated,
+        AuditAction::MemberRoleChanged,
+        AuditAction::MemberRemoved,
         AuditAction::TokenCreated,
         AuditAction::TokenCloned,
         AuditAction::TokenUpdated,
@@ -35,6 +39,8 @@ impl AuditAction {
             AuditAction::SignInFailed => "sign_in_failed",
             AuditAction::SignOut => "sign_out",
             AuditAction::MemberCreated => "member_created",
+            AuditAction::MemberRoleChanged => "member_role_changed",
+            AuditAction::MemberRemoved => "member_removed",
             AuditAction::TokenCreated => "token_created",
             AuditAction::TokenCloned => "token_cloned",
             AuditAction::TokenUpdated => "token_updated",
@@ -50,6 +56,8 @@ impl AuditAction {
             AuditAction::SignInFailed => "Failed sign-in",
             AuditAction::SignOut => "Signed out",
             AuditAction::MemberCreated => "Member added",
+            AuditAction::MemberRoleChanged => "Role changed",
+            AuditAction::MemberRemoved => "Member removed",
             AuditAction::TokenCreated => "Token created",
             AuditAction::TokenCloned => "Token cloned",
             AuditAction::TokenUpdated => "Token edited",

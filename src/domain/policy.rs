@@ -270,6 +270,23 @@ pub fn can_change_role(
     }
 }
 
+/// The organization always keeps an Owner: refuses demoting or removing
+/// the last one. `owners` is how many Owners there are now, `target_role`
+/// the member's current role and `new_role` what they would become (`None`:
+/// removed).
+pub fn keeps_an_owner(
+    owners: i64,
+    target_role: MemberRole,
+    new_role: Option<MemberRole>,
+) -> Result<(), Denied> {
+    let loses_an_owner = target_role == MemberRole::Owner && new_role != Some(MemberRole::Owner);
+    if loses_an_owner && owners <= 1 {
+        deny("This is the organization's only Owner. Make another member an Owner first.")
+    } else {
+        Ok(())
+    }
+}
+
 /// What a token can do now: a service token its own role; a personal token
 /// the lower of its role and its member's current role. `None` means
 /// nothing at all (the member has No access).
@@ -679,6 +696,27 @@ mod tests {
             let admin = matches!(actor.role(), Admin | Owner);
             assert_eq!(can_read_audit_log(actor), admin, "{name}");
             assert_eq!(can_see_all_members_tokens(actor), admin, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_last_owner_stays() {
+        use MemberRole::*;
+        for (owners, target, new, ok) in [
+            (1, Owner, Some(Admin), false),
+            (1, Owner, None, false),
+            (1, Owner, Some(Owner), true),
+            (2, Owner, Some(Reader), true),
+            (2, Owner, None, true),
+            (1, Admin, Some(NoAccess), true),
+            (1, Admin, None, true),
+            (1, Reader, Some(Owner), true),
+        ] {
+            assert_eq!(
+                keeps_an_owner(owners, target, new).is_ok(),
+                ok,
+                "{owners} owners, {target:?} -> {new:?}"
+            );
         }
     }
 

@@ -159,13 +159,29 @@ pub fn validate_name(raw: &str) -> Result<String, ValidationError> {
     Ok(name.to_string())
 }
 
-/// Trims a description and checks it is at most 1000 characters.
+/// Whether `text` could be part of a token name: names never hold control
+/// characters, so a search for one matches nothing.
+pub fn could_be_in_a_name(text: &str) -> bool {
+    !text.chars().any(char::is_control)
+}
+
+/// Trims a description and checks it is at most 1000 characters, with no
+/// control characters but line breaks and tabs.
 pub fn validate_description(raw: &str) -> Result<String, ValidationError> {
     let description = raw.trim();
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         return Err(ValidationError::new(
             "description",
             format!("Description must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        ));
+    }
+    if description
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ValidationError::new(
+            "description",
+            "Description cannot contain control characters other than line breaks and tabs",
         ));
     }
     Ok(description.to_string())
@@ -290,6 +306,18 @@ mod tests {
         assert!(validate_name(&"é".repeat(256)).is_ok());
         assert!(validate_name(&"é".repeat(257)).is_err());
         assert!(validate_name("a\nb").is_err());
+        assert!(!could_be_in_a_name("a\u{0}b"));
+        assert!(could_be_in_a_name("deploy (copy)"));
+    }
+
+    #[test]
+    fn descriptions_keep_line_breaks_but_no_other_controls() {
+        assert_eq!(
+            validate_description(" two\nlines\tand a tab ").unwrap(),
+            "two\nlines\tand a tab"
+        );
+        assert!(validate_description("nul\u{0}here").is_err());
+        assert!(validate_description("bell\u{7}").is_err());
     }
 
     #[test]

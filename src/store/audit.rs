@@ -1,7 +1,7 @@
 //! The audit log: append-only, written in the same transaction as the change
 //! it describes.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::{Store, StoreError, StoreResult};
 use crate::domain::audit::AuditAction;
@@ -51,7 +51,7 @@ pub struct AuditEvent {
 
 /// Appends an event that happened at `at_ms` inside the caller's transaction.
 pub async fn record_event(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     event: &NewAuditEvent<'_>,
     at_ms: i64,
 ) -> StoreResult<()> {

@@ -2,24 +2,26 @@
 //! its member's role, so authenticating an API request costs a hash and a
 //! map lookup instead of a database round trip.
 //!
-//! The mirror is write-through: every store operation that changes tokens,
-//! secrets or member roles updates it right after its transaction commits,
-//! before the caller answers. A deleted or reset secret therefore fails on
-//! the very next request, and there is no expiring cache that could outlive a
-//! delete. It mirrors what *this process* wrote (plus what was in the
-//! database at start); several instances sharing one database would need
-//! change notifications (PostgreSQL LISTEN/NOTIFY) before they use it.
+//! The mirror is a cache that is re-read, never written from what a caller
+//! believes: after a write commits, the store re-reads what it changed
+//! (`Store::refresh`, one entity at a time, in order), and the backend makes
+//! every other process do the same. There is no expiring entry that could
+//! outlive a delete. While the mirror cannot be trusted (being reloaded),
+//! it says so and authentication answers 503.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use sqlx::{Row, SqlitePool};
+use sqlx::AnyPool;
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use crate::domain::MemberRole;
 use crate::domain::policy::TokenScope;
 use crate::domain::token::{TokenKind, TokenRole};
 
-use super::{StoreError, StoreResult, Token};
+use super::{StoreError, StoreResult};
 
 /// What authentication needs to know about a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +41,10 @@ pub struct Authenticated {
     pub member_role: MemberRole,
 }
 
+/// A token as the index holds it: its fields and its live secrets'
+/// digests with the time each stops working (`None`: the current one).
+pub(crate) type IndexedToken = (TokenAuth, Vec<(String, Option<i64>)>);
+
 #[derive(Debug, Clone)]
 struct SecretEntry {
     token_id: String,
@@ -46,79 +52,62 @@ struct SecretEntry {
 }
 
 #[derive(Debug, Default)]
-struct State {
+pub(crate) struct State {
     secrets: HashMap<String, SecretEntry>,
     secrets_by_token: HashMap<String, Vec<String>>,
     tokens: HashMap<String, TokenAuth>,
     member_roles: HashMap<String, MemberRole>,
 }
 
-#[derive(Debug, Default)]
-pub struct CredentialIndex {
-    state: RwLock<State>,
-}
+impl State {
+    fn forget_token(&mut self, token_id: &str) {
+        self.tokens.remove(token_id);
+        if let Some(old) = self.secrets_by_token.remove(token_id) {
+            for digest in old {
+                self.secrets.remove(&digest);
+            }
+        }
+    }
 
-impl CredentialIndex {
-    /// Reads every token, secret and member role.
-    pub async fn load(pool: &SqlitePool) -> StoreResult<Self> {
-        let mut state = State::default();
-        for row in sqlx::query("SELECT id, role FROM members")
-            .fetch_all(pool)
-            .await?
-        {
-            let role: String = row.try_get("role")?;
-            let role = role
-                .parse()
-                .map_err(|_| StoreError::Corrupt(format!("member role {role:?}")))?;
-            state.member_roles.insert(row.try_get("id")?, role);
-        }
-        for row in sqlx::query("SELECT id, name, kind, role, member_id, expires_at FROM tokens")
-            .fetch_all(pool)
-            .await?
-        {
-            let kind: String = row.try_get("kind")?;
-            let role: String = row.try_get("role")?;
-            let token = TokenAuth {
-                id: row.try_get("id")?,
-                name: row.try_get("name")?,
-                kind: TokenKind::parse(&kind)
-                    .ok_or_else(|| StoreError::Corrupt(format!("token kind {kind:?}")))?,
-                role: role
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt(format!("token role {role:?}")))?,
-                member_id: row.try_get("member_id")?,
-                expires_at: row.try_get("expires_at")?,
-            };
-            state.tokens.insert(token.id.clone(), token);
-        }
-        for row in sqlx::query("SELECT digest, token_id, valid_until FROM token_secrets")
-            .fetch_all(pool)
-            .await?
-        {
-            let digest: String = row.try_get("digest")?;
-            let token_id: String = row.try_get("token_id")?;
-            state
-                .secrets_by_token
-                .entry(token_id.clone())
-                .or_default()
-                .push(digest.clone());
-            state.secrets.insert(
+    fn put_token(&mut self, token: TokenAuth, secrets: Vec<(String, Option<i64>)>) {
+        let id = token.id.clone();
+        self.forget_token(&id);
+        let mut digests = Vec::with_capacity(secrets.len());
+        for (digest, valid_until) in secrets {
+            digests.push(digest.clone());
+            self.secrets.insert(
                 digest,
                 SecretEntry {
-                    token_id,
-                    valid_until: row.try_get("valid_until")?,
+                    token_id: id.clone(),
+                    valid_until,
                 },
             );
         }
-        Ok(Self {
-            state: RwLock::new(state),
-        })
+        self.secrets_by_token.insert(id.clone(), digests);
+        self.tokens.insert(id, token);
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct CredentialIndex {
+    state: RwLock<State>,
+    /// False until the first load, and while a reload after a failure is
+    /// pending.
+    live: AtomicBool,
+}
+
+impl CredentialIndex {
+    /// Takes over the contents of a freshly loaded state.
+    pub(crate) fn replace_with(&self, fresh: State) {
+        *self.write() = fresh;
     }
 
-    /// Takes over the contents of a freshly loaded index.
-    pub fn replace_with(&self, fresh: CredentialIndex) {
-        let fresh = fresh.state.into_inner().unwrap_or_else(|p| p.into_inner());
-        *self.write() = fresh;
+    pub(crate) fn is_live(&self) -> bool {
+        self.live.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_live(&self, live: bool) {
+        self.live.store(live, Ordering::SeqCst);
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -131,22 +120,34 @@ impl CredentialIndex {
 
     /// The token a secret digest opens right now, if any: the secret is live
     /// (current, or replaced but within its grace period), the token exists
-    /// and has not expired, and its member is known.
-    pub fn authenticate(&self, digest: &str, now_ms: i64) -> Option<Authenticated> {
+    /// and has not expired, and its member is a member.
+    pub(crate) fn authenticate(
+        &self,
+        digest: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<Authenticated>> {
+        if !self.is_live() {
+            return Err(StoreError::Unavailable(
+                "the credential index is being reloaded".into(),
+            ));
+        }
         let state = self.read();
-        let secret = state.secrets.get(digest)?;
-        if secret.valid_until.is_some_and(|until| until <= now_ms) {
-            return None;
-        }
-        let token = state.tokens.get(&secret.token_id)?;
-        if token.expires_at.is_some_and(|t| t <= now_ms) {
-            return None;
-        }
-        let member_role = *state.member_roles.get(&token.member_id)?;
-        Some(Authenticated {
-            token: token.clone(),
-            member_role,
-        })
+        let found = (|| {
+            let secret = state.secrets.get(digest)?;
+            if secret.valid_until.is_some_and(|until| until <= now_ms) {
+                return None;
+            }
+            let token = state.tokens.get(&secret.token_id)?;
+            if token.expires_at.is_some_and(|t| t <= now_ms) {
+                return None;
+            }
+            let member_role = *state.member_roles.get(&token.member_id)?;
+            Some(Authenticated {
+                token: token.clone(),
+                member_role,
+            })
+        })();
+        Ok(found)
     }
 
     /// How many tokens `scope` holds: the list's total without filters,
@@ -164,61 +165,116 @@ impl CredentialIndex {
         i64::try_from(count).unwrap_or(i64::MAX)
     }
 
-    pub fn set_member_role(&self, member_id: &str, role: MemberRole) {
-        self.write()
-            .member_roles
-            .insert(member_id.to_string(), role);
-    }
-
-    /// Records a token's current fields (after create, edit or reset).
-    pub fn put_token(&self, token: &Token) {
+    /// A member's current role; `None` when they are no longer a member.
+    pub(crate) fn set_member_role(&self, member_id: &str, role: Option<MemberRole>) {
         let mut state = self.write();
-        state
-            .member_roles
-            .insert(token.member_id.clone(), token.member_role);
-        state.tokens.insert(
-            token.id.clone(),
-            TokenAuth {
-                id: token.id.clone(),
-                name: token.name.clone(),
-                kind: token.kind,
-                role: token.role,
-                member_id: token.member_id.clone(),
-                expires_at: token.expires_at,
-            },
-        );
-    }
-
-    /// Replaces the set of live secrets of a token.
-    pub fn set_secrets(&self, token_id: &str, secrets: Vec<(String, Option<i64>)>) {
-        let mut state = self.write();
-        if let Some(old) = state.secrets_by_token.remove(token_id) {
-            for digest in old {
-                state.secrets.remove(&digest);
+        match role {
+            Some(role) => {
+                state.member_roles.insert(member_id.to_string(), role);
             }
-        }
-        let mut digests = Vec::with_capacity(secrets.len());
-        for (digest, valid_until) in secrets {
-            digests.push(digest.clone());
-            state.secrets.insert(
-                digest,
-                SecretEntry {
-                    token_id: token_id.to_string(),
-                    valid_until,
-                },
-            );
-        }
-        state.secrets_by_token.insert(token_id.to_string(), digests);
-    }
-
-    /// Forgets a token and every secret of it.
-    pub fn remove_token(&self, token_id: &str) {
-        let mut state = self.write();
-        state.tokens.remove(token_id);
-        if let Some(old) = state.secrets_by_token.remove(token_id) {
-            for digest in old {
-                state.secrets.remove(&digest);
+            None => {
+                state.member_roles.remove(member_id);
             }
         }
     }
+
+    /// A token as it now is in the database; `None` when it is gone.
+    pub(crate) fn put_token(&self, token_id: &str, fresh: Option<IndexedToken>) {
+        let mut state = self.write();
+        match fresh {
+            Some((token, secrets)) => state.put_token(token, secrets),
+            None => state.forget_token(token_id),
+        }
+    }
+}
+
+const TOKEN_AUTH_COLUMNS: &str = "t.id, t.name, t.kind, t.role, t.member_id, t.expires_at, \
+     s.digest, s.valid_until";
+
+fn token_auth_from_row(row: &AnyRow) -> StoreResult<TokenAuth> {
+    let kind: String = row.try_get("kind")?;
+    let role: String = row.try_get("role")?;
+    Ok(TokenAuth {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        kind: TokenKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("token kind {kind:?}")))?,
+        role: role
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("token role {role:?}")))?,
+        member_id: row.try_get("member_id")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+/// Folds rows of tokens joined with their secrets (a token's rows
+/// together) into the index's form.
+fn fold_tokens(rows: &[AnyRow]) -> StoreResult<Vec<IndexedToken>> {
+    let mut tokens: Vec<IndexedToken> = Vec::new();
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        if tokens.last().is_none_or(|(t, _)| t.id != id) {
+            tokens.push((token_auth_from_row(row)?, Vec::new()));
+        }
+        let digest: Option<String> = row.try_get("digest")?;
+        if let (Some(digest), Some((_, secrets))) = (digest, tokens.last_mut()) {
+            secrets.push((digest, row.try_get("valid_until")?));
+        }
+    }
+    Ok(tokens)
+}
+
+/// One token and its secrets, as stored now.
+pub(crate) async fn read_token(pool: &AnyPool, id: &str) -> StoreResult<Option<IndexedToken>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {TOKEN_AUTH_COLUMNS} FROM tokens t
+         LEFT JOIN token_secrets s ON s.token_id = t.id
+         WHERE t.id = $1"
+    ))
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(fold_tokens(&rows)?.pop())
+}
+
+/// A member's role as stored now; `None` when they were removed.
+pub(crate) async fn read_member_role(pool: &AnyPool, id: &str) -> StoreResult<Option<MemberRole>> {
+    let role: Option<String> =
+        sqlx::query_scalar("SELECT role FROM members WHERE id = $1 AND removed_at IS NULL")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    role.map(|role| {
+        role.parse()
+            .map_err(|_| StoreError::Corrupt(format!("member role {role:?}")))
+    })
+    .transpose()
+}
+
+/// Everything, from one snapshot (`begin` starts the read transaction).
+pub(crate) async fn load(pool: &AnyPool, begin: &'static str) -> StoreResult<State> {
+    let mut tx = pool.begin_with(begin).await?;
+    let mut state = State::default();
+    for row in sqlx::query("SELECT id, role FROM members WHERE removed_at IS NULL")
+        .fetch_all(&mut *tx)
+        .await?
+    {
+        let role: String = row.try_get("role")?;
+        let role = role
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("member role {role:?}")))?;
+        state.member_roles.insert(row.try_get("id")?, role);
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT {TOKEN_AUTH_COLUMNS} FROM tokens t
+         LEFT JOIN token_secrets s ON s.token_id = t.id
+         ORDER BY t.id"
+    ))
+    .fetch_all(&mut *tx)
+    .await?;
+    for (token, secrets) in fold_tokens(&rows)? {
+        state.put_token(token, secrets);
+    }
+    tx.commit().await?;
+    Ok(state)
 }

@@ -1,11 +1,16 @@
-//! Members of the organization.
+//! Members of the organization. A removed member's row stays (service
+//! tokens they created still name them, and the audit log links to them),
+//! marked `removed_at`; it no longer signs in, counts or appears anywhere.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, StoreResult, is_unique_violation};
+use super::audit::{NewAuditEvent, record_event};
+use super::sql::is_unique_violation;
+use super::{Change, Store, StoreError, StoreResult};
 use crate::domain::audit::AuditAction;
+use crate::domain::policy;
 use crate::domain::{MemberRole, ids};
-use crate::store::audit::{NewAuditEvent, record_event};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
@@ -15,7 +20,9 @@ pub struct Member {
     pub created_at: i64,
 }
 
-fn member_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Member> {
+const MEMBER_COLUMNS: &str = "id, email, role, created_at";
+
+fn member_from_row(row: &AnyRow) -> StoreResult<Member> {
     let role: String = row.try_get("role")?;
     Ok(Member {
         id: row.try_get("id")?,
@@ -27,16 +34,28 @@ fn member_from_row(row: &sqlx::sqlite::SqliteRow) -> StoreResult<Member> {
     })
 }
 
+/// Who changed a member, for the audit log (`None`: the command line).
+fn actor_fields(actor: Option<&Member>) -> (Option<&str>, Option<&str>) {
+    (
+        actor.map(|a| a.id.as_str()),
+        actor.map(|a| a.email.as_str()),
+    )
+}
+
 impl Store {
+    /// How many members there are (removed ones do not count).
     pub async fn count_members(&self) -> StoreResult<i64> {
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members")
-            .fetch_one(self.pool())
-            .await?;
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE removed_at IS NULL")
+                .fetch_one(self.pool())
+                .await?;
         Ok(count)
     }
 
-    /// Adds a member. `email` must already be normalized and `password_hash`
-    /// an Argon2 PHC string. The creation is audited in the same transaction.
+    /// Adds a member (or brings back a removed one with that email, under
+    /// their old id). `email` must already be normalized and
+    /// `password_hash` an Argon2 PHC string. Audited in the same
+    /// transaction.
     pub async fn create_member(
         &self,
         email: &str,
@@ -45,83 +64,271 @@ impl Store {
         actor: Option<&Member>,
     ) -> StoreResult<Member> {
         let now = self.now_ms();
-        let member = Member {
-            id: ids::new_id(),
-            email: email.to_string(),
-            role,
-            created_at: now,
-        };
-        let _in_order = self.serialize_index_write().await;
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO members (id, email, role, password_hash, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $5)",
-        )
-        .bind(&member.id)
-        .bind(&member.email)
-        .bind(role.as_str())
-        .bind(password_hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("A member with the email {email} already exists"))
-            } else {
-                StoreError::Database(e)
+        let removed: Option<(String, i64)> = sqlx::query(&format!(
+            "SELECT id, created_at FROM members m
+             WHERE email = $1 AND removed_at IS NOT NULL{}",
+            self.lock_rows("m")
+        ))
+        .bind(email)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|row| Ok::<_, StoreError>((row.try_get("id")?, row.try_get("created_at")?)))
+        .transpose()?;
+        let member = match removed {
+            Some((id, created_at)) => {
+                sqlx::query(
+                    "UPDATE members SET role = $1, password_hash = $2, removed_at = NULL,
+                            updated_at = $3
+                     WHERE id = $4",
+                )
+                .bind(role.as_str())
+                .bind(password_hash)
+                .bind(now)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+                Member {
+                    id,
+                    email: email.to_string(),
+                    role,
+                    created_at,
+                }
             }
-        })?;
+            None => {
+                let member = Member {
+                    id: ids::new_id(),
+                    email: email.to_string(),
+                    role,
+                    created_at: now,
+                };
+                sqlx::query(
+                    "INSERT INTO members (id, email, role, password_hash, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $5)",
+                )
+                .bind(&member.id)
+                .bind(&member.email)
+                .bind(role.as_str())
+                .bind(password_hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict(format!(
+                            "A member with the email {email} already exists"
+                        ))
+                    } else {
+                        StoreError::from(e)
+                    }
+                })?;
+                member
+            }
+        };
+        let (actor_member_id, actor_email) = actor_fields(actor);
         record_event(
             &mut tx,
             &NewAuditEvent {
                 action: AuditAction::MemberCreated,
-                actor_member_id: actor.map(|a| a.id.as_str()),
-                actor_email: actor.map(|a| a.email.as_str()),
+                actor_member_id,
+                actor_email,
                 detail: Some(format!("{} as {}", member.email, role.label())),
                 ..NewAuditEvent::default()
             },
             now,
         )
         .await?;
+        let changes = [Change::Member(member.id.clone())];
+        self.publish(&mut tx, &changes).await?;
         tx.commit().await?;
-        self.credentials().set_member_role(&member.id, role);
+        self.committed(&changes).await;
         Ok(member)
     }
 
-    /// Changes a member's role; their personal tokens follow at once.
-    pub async fn set_member_role(&self, id: &str, role: MemberRole) -> StoreResult<()> {
-        let _in_order = self.serialize_index_write().await;
-        let result = sqlx::query("UPDATE members SET role = $1, updated_at = $2 WHERE id = $3")
+    /// Locks the member and the organization's Owners, and checks that the
+    /// change leaves an Owner (`new_role` `None`: removal).
+    async fn lock_for_change(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        id: &str,
+        new_role: Option<MemberRole>,
+    ) -> StoreResult<Member> {
+        let lock = self.lock_rows("m");
+        let member = sqlx::query(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM members m WHERE id = $1 AND removed_at IS NULL{lock}"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .as_ref()
+        .map(member_from_row)
+        .transpose()?
+        .ok_or(StoreError::NotFound)?;
+        // Locked too, so two Owners demoted at once cannot both see the
+        // other still there.
+        let owners = sqlx::query(&format!(
+            "SELECT id FROM members m WHERE role = 'owner' AND removed_at IS NULL{lock}"
+        ))
+        .fetch_all(&mut *tx)
+        .await?
+        .len();
+        policy::keeps_an_owner(owners as i64, member.role, new_role)
+            .map_err(|d| StoreError::Conflict(d.0))?;
+        Ok(member)
+    }
+
+    /// Changes a member's role; their personal tokens follow at once,
+    /// in every process. Refused (`Conflict`) for the last Owner.
+    pub async fn set_member_role(
+        &self,
+        id: &str,
+        role: MemberRole,
+        actor: Option<&Member>,
+    ) -> StoreResult<Member> {
+        let now = self.now_ms();
+        let mut tx = self.begin_write().await?;
+        let before = self.lock_for_change(&mut tx, id, Some(role)).await?;
+        sqlx::query("UPDATE members SET role = $1, updated_at = $2 WHERE id = $3")
             .bind(role.as_str())
-            .bind(self.now_ms())
+            .bind(now)
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
-        if result.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
+        let (actor_member_id, actor_email) = actor_fields(actor);
+        record_event(
+            &mut tx,
+            &NewAuditEvent {
+                action: AuditAction::MemberRoleChanged,
+                actor_member_id,
+                actor_email,
+                detail: Some(format!(
+                    "{} from {} to {}",
+                    before.email,
+                    before.role.label(),
+                    role.label()
+                )),
+                ..NewAuditEvent::default()
+            },
+            now,
+        )
+        .await?;
+        let changes = [Change::Member(id.to_string())];
+        self.publish(&mut tx, &changes).await?;
+        tx.commit().await?;
+        self.committed(&changes).await;
+        Ok(Member { role, ..before })
+    }
+
+    /// Removes a member: their personal tokens are deleted (each audited)
+    /// and answer 401 at once, their sessions end, and they can no longer
+    /// sign in. The service tokens they created keep working. Returns the
+    /// member and how many tokens stopped working. Refused (`Conflict`)
+    /// for the last Owner.
+    pub async fn remove_member(
+        &self,
+        id: &str,
+        actor: Option<&Member>,
+    ) -> StoreResult<(Member, usize)> {
+        let now = self.now_ms();
+        let mut tx = self.begin_write().await?;
+        let member = self.lock_for_change(&mut tx, id, None).await?;
+        let personal: Vec<(String, String)> = sqlx::query(
+            "SELECT id, name FROM tokens WHERE member_id = $1 AND kind = 'personal' ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("id")?, row.try_get("name")?)))
+        .collect::<StoreResult<_>>()?;
+        let (actor_member_id, actor_email) = actor_fields(actor);
+        let mut changes = vec![Change::Member(id.to_string())];
+        for (token_id, name) in &personal {
+            sqlx::query("DELETE FROM token_secrets WHERE token_id = $1")
+                .bind(token_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM tokens WHERE id = $1")
+                .bind(token_id)
+                .execute(&mut *tx)
+                .await?;
+            record_event(
+                &mut tx,
+                &NewAuditEvent {
+                    action: AuditAction::TokenDeleted,
+                    actor_member_id,
+                    actor_email,
+                    token_id: Some(token_id),
+                    token_name: Some(name),
+                    detail: Some(format!("{} was removed", member.email)),
+                    ..NewAuditEvent::default()
+                },
+                now,
+            )
+            .await?;
+            changes.push(Change::Token(token_id.clone()));
         }
-        self.credentials().set_member_role(id, role);
-        Ok(())
-    }
-
-    pub async fn find_member(&self, id: &str) -> StoreResult<Option<Member>> {
-        sqlx::query("SELECT id, email, role, created_at FROM members WHERE id = $1")
+        sqlx::query("UPDATE members SET removed_at = $1, updated_at = $1 WHERE id = $2")
+            .bind(now)
             .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .as_ref()
-            .map(member_from_row)
-            .transpose()
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE member_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        record_event(
+            &mut tx,
+            &NewAuditEvent {
+                action: AuditAction::MemberRemoved,
+                actor_member_id,
+                actor_email,
+                detail: Some(format!(
+                    "{} ({}); {} personal token{} deleted",
+                    member.email,
+                    member.role.label(),
+                    personal.len(),
+                    if personal.len() == 1 { "" } else { "s" }
+                )),
+                ..NewAuditEvent::default()
+            },
+            now,
+        )
+        .await?;
+        self.publish(&mut tx, &changes).await?;
+        tx.commit().await?;
+        self.committed(&changes).await;
+        Ok((member, personal.len()))
     }
 
-    /// The member with this (normalized) email and their password hash.
+    /// A current member by id.
+    pub async fn find_member(&self, id: &str) -> StoreResult<Option<Member>> {
+        sqlx::query(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM members WHERE id = $1 AND removed_at IS NULL"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(member_from_row)
+        .transpose()
+    }
+
+    /// A current member by (normalized) email.
+    pub async fn find_member_by_email(&self, email: &str) -> StoreResult<Option<Member>> {
+        Ok(self.find_member_credentials(email).await?.map(|(m, _)| m))
+    }
+
+    /// The current member with this (normalized) email and their password
+    /// hash.
     pub async fn find_member_credentials(
         &self,
         email: &str,
     ) -> StoreResult<Option<(Member, String)>> {
-        let row = sqlx::query(
-            "SELECT id, email, role, created_at, password_hash FROM members WHERE email = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {MEMBER_COLUMNS}, password_hash FROM members
+             WHERE email = $1 AND removed_at IS NULL"
+        ))
         .bind(email)
         .fetch_optional(self.pool())
         .await?;

@@ -1,20 +1,45 @@
-//! Every SQL statement lives below this module: one function per operation,
-//! runtime-checked queries with `$n` placeholders so the same statements can
-//! serve PostgreSQL later. A change and its audit event share a transaction.
+//! Everything the product keeps, behind one interface, [`Store`], on SQLite
+//! or PostgreSQL.
+//!
+//! The SQL is written once, in portable form (`$n` placeholders, BIGINT
+//! Unix-millisecond times, no vendor syntax), in the modules below, and runs
+//! on sqlx's `Any` driver. What genuinely differs between the two databases
+//! is the [`backend::Backend`] interface, with one implementation each in
+//! `sqlite.rs` and `postgres.rs`: how to connect and migrate, how a write
+//! transaction locks, and how a change made by one process reaches the
+//! others.
+//!
+//! The store keeps an in-memory credential index (API authentication reads
+//! no database) and keeps it coherent: every write names what it changed
+//! ([`Change`]) inside its transaction, re-reads it into the index after it
+//! commits, and the backend tells every other process. Before it answers
+//! from the index, [`Store::authenticate`] waits for a sync round that
+//! proves the index holds everything committed before the request arrived;
+//! when that cannot be proven the store answers `Unavailable` rather than
+//! trust a secret that may have been revoked.
 
 pub mod audit;
+mod backend;
+mod barrier;
 pub mod credentials;
 pub mod members;
+mod postgres;
+pub mod sessions;
+mod sql;
+mod sqlite;
 pub mod tokens;
 
-use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
 
 use crate::clock::Clock;
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use backend::Backend;
+pub use backend::BackendKind;
+use barrier::Barrier;
 
 pub use audit::{AuditEvent, NewAuditEvent};
 pub use members::Member;
@@ -28,117 +53,322 @@ pub enum StoreError {
     Conflict(String),
     #[error("not found")]
     NotFound,
+    /// The database cannot be reached, or this process cannot prove that
+    /// what it holds in memory is current. Nothing was changed; try again.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// A row holds a value the code cannot read, such as an unknown role.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
 }
 
-pub type StoreResult<T> = Result<T, StoreError>;
-
-/// The database behind the product, with the in-memory credential index it
-/// keeps in step with every write.
-#[derive(Clone, Debug)]
-pub struct Store {
-    pool: SqlitePool,
-    credentials: std::sync::Arc<credentials::CredentialIndex>,
-    /// Held by every write that updates the credential index, from its
-    /// transaction through the index update, so the index applies changes
-    /// in commit order (a reset finishing late must not bring back the
-    /// secrets of a token deleted meanwhile). SQLite serializes writers
-    /// anyway, so this costs no concurrency.
-    index_writes: std::sync::Arc<tokio::sync::Mutex<()>>,
-    /// What every stored time is read from.
-    clock: Clock,
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if sql::is_unavailable(&e) {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Database(e)
+        }
+    }
 }
 
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Something a write changed, which every process's credential index must
+/// re-read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A token's fields or secrets, or the token is gone.
+    Token(String),
+    /// A member's role, or the member is gone.
+    Member(String),
+}
+
+/// The database behind the product. Cheap to clone: clones share one pool,
+/// one credential index and one set of background tasks.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: AnyPool,
+    backend: Box<dyn Backend>,
+    index: credentials::CredentialIndex,
+    /// Held while the index re-reads something and applies it, so that a
+    /// read that started later is never overwritten by one that started
+    /// earlier.
+    index_lock: tokio::sync::Mutex<()>,
+    /// Single-flight sync rounds for `authenticate`.
+    barrier: Barrier,
+    clock: Clock,
+    /// Names this process in the changes it publishes, so it can skip its
+    /// own (it re-read them when it committed).
+    instance: String,
+    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.inner.backend.kind())
+            .field("instance", &self.inner.instance)
+            .finish()
+    }
+}
+
+/// How long `authenticate` waits for proof that the index is current
+/// before it answers `Unavailable`.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl Store {
-    /// Opens (creating when missing) the database at `url` and brings its
-    /// schema up to date. Every time the store writes comes from `clock`.
+    /// Opens the database at `url` (`sqlite://…`, created when missing, or
+    /// `postgres://…`), brings its schema up to date, loads the credential
+    /// index and starts following other processes' changes. Every time the
+    /// store writes comes from `clock`.
     pub async fn connect(url: &str, clock: Clock) -> anyhow::Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)
-            .with_context(|| format!("parsing database URL {url:?}"))?
-            .create_if_missing(true)
-            // WAL lets readers proceed while one writer commits.
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            // Writers queue for the lock instead of failing at once.
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
+        sqlx::any::install_default_drivers();
+        let kind = BackendKind::of_url(url)?;
+        let backend: Box<dyn Backend> = match kind {
+            BackendKind::Sqlite => Box::new(sqlite::Sqlite::new()),
+            BackendKind::Postgres => Box::new(postgres::Postgres::new(url)),
+        };
+        let pool = backend
+            .pool_options(AnyPoolOptions::new())
+            .connect(&backend.connect_url(url)?)
             .await
-            .with_context(|| format!("opening database {url:?}"))?;
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
+            .with_context(|| format!("opening the {kind} database {}", redact(url)))?;
+        backend
+            .migrate(&pool)
             .await
-            .context("running database migrations")?;
-        let credentials = credentials::CredentialIndex::load(&pool)
+            .with_context(|| format!("running the {kind} migrations"))?;
+        let store = Store {
+            inner: Arc::new(Inner {
+                pool,
+                backend,
+                index: credentials::CredentialIndex::default(),
+                index_lock: tokio::sync::Mutex::new(()),
+                barrier: Barrier::default(),
+                clock,
+                instance: crate::domain::random::hex_token(8),
+                tasks: std::sync::Mutex::default(),
+            }),
+        };
+        store
+            .inner
+            .backend
+            .start(&store)
             .await
             .context("loading the credential index")?;
-        Ok(Self {
-            pool,
-            credentials: std::sync::Arc::new(credentials),
-            index_writes: std::sync::Arc::default(),
-            clock,
-        })
+        let barrier = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .inner
+                    .barrier
+                    .run(|| store.inner.backend.sync_round(&store))
+                    .await
+            }
+        });
+        store.add_task(barrier);
+        Ok(store)
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> BackendKind {
+        self.inner.backend.kind()
     }
 
     /// The clock the store writes times from.
     pub fn clock(&self) -> &Clock {
-        &self.clock
+        &self.inner.clock
     }
 
     fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
+        self.inner.clock.now_ms()
     }
 
-    /// Rebuilds the credential index from the database, for rows written
-    /// behind the store's back (another process, a hand-run SQL statement).
-    pub async fn reload_credentials(&self) -> StoreResult<()> {
-        let _in_order = self.serialize_index_write().await;
-        let fresh = credentials::CredentialIndex::load(&self.pool).await?;
-        self.credentials.replace_with(fresh);
-        Ok(())
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.inner.pool
     }
 
-    /// The token a secret's digest opens right now (no database read).
-    pub fn authenticate(&self, digest: &str, now_ms: i64) -> Option<credentials::Authenticated> {
-        self.credentials.authenticate(digest, now_ms)
+    pub(crate) fn instance(&self) -> &str {
+        &self.inner.instance
     }
 
     pub(crate) fn credentials(&self) -> &credentials::CredentialIndex {
-        &self.credentials
+        &self.inner.index
     }
 
-    /// Taken first by every write that updates the credential index.
-    pub(crate) async fn serialize_index_write(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.index_writes.lock().await
+    pub(crate) fn add_task(&self, task: tokio::task::JoinHandle<()>) {
+        self.inner
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task);
     }
 
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// Whether the store can serve: the database answers and, with several
+    /// processes, the change feed is connected. For `/healthz`.
+    pub fn is_healthy(&self) -> bool {
+        self.inner.index.is_live() && self.inner.backend.is_healthy()
     }
 
-    /// A transaction that holds the write lock from its first statement. A
-    /// deferred one that reads and then writes fails at once with
-    /// SQLITE_BUSY_SNAPSHOT when another writer got in between; this one
-    /// waits its turn (up to the busy timeout) and then sees fresh data.
-    pub(crate) async fn begin_write(
+    /// The token a secret's digest opens right now. Waits (briefly) until
+    /// the index provably holds every change committed before this call;
+    /// `Unavailable` when that cannot be proven.
+    pub async fn authenticate(
         &self,
-    ) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        digest: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<credentials::Authenticated>> {
+        self.sync().await?;
+        self.inner.index.authenticate(digest, now_ms)
     }
 
-    /// Closes every connection, so WAL contents reach the main file.
+    /// Returns once the credential index holds every change committed
+    /// anywhere before this call.
+    pub async fn sync(&self) -> StoreResult<()> {
+        if !self.inner.index.is_live() {
+            return Err(StoreError::Unavailable(
+                "the credential index is being reloaded".into(),
+            ));
+        }
+        self.inner.barrier.wait(SYNC_TIMEOUT).await
+    }
+
+    /// A transaction that writes. SQLite takes the write lock at its first
+    /// statement (a deferred transaction that reads and then writes fails
+    /// with SQLITE_BUSY_SNAPSHOT when another writer got in between);
+    /// PostgreSQL locks the rows each statement touches.
+    pub(crate) async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(self
+            .inner
+            .pool
+            .begin_with(self.inner.backend.begin_write())
+            .await?)
+    }
+
+    /// Appended to a SELECT inside a write transaction to lock what it reads
+    /// from the table aliased `alias` until the transaction ends.
+    pub(crate) fn lock_rows(&self, alias: &str) -> String {
+        self.inner.backend.lock_rows(alias)
+    }
+
+    /// Records `changes` inside the write transaction `conn`, for the other
+    /// processes; after the commit, call [`Store::refresh`] with the same.
+    pub(crate) async fn publish(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        changes: &[Change],
+    ) -> StoreResult<()> {
+        for change in changes {
+            self.inner
+                .backend
+                .publish(conn, &self.inner.instance, change, self.now_ms())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Re-reads what `changes` name into the credential index.
+    pub(crate) async fn refresh(&self, changes: &[Change]) -> StoreResult<()> {
+        let _in_order = self.inner.index_lock.lock().await;
+        for change in changes {
+            match change {
+                Change::Token(id) => {
+                    let fresh = credentials::read_token(self.pool(), id).await?;
+                    self.inner.index.put_token(id, fresh);
+                }
+                Change::Member(id) => {
+                    let role = credentials::read_member_role(self.pool(), id).await?;
+                    self.inner.index.set_member_role(id, role);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After a write committed: brings this process's index up to date. A
+    /// failure here must not turn a committed change into an error for the
+    /// caller, so the index is marked stale instead and reloaded.
+    pub(crate) async fn committed(&self, changes: &[Change]) {
+        if let Err(e) = self.refresh(changes).await {
+            tracing::warn!(error = %e, "re-reading a committed change failed; reloading the index");
+            self.inner.index.set_live(false);
+            let store = self.clone();
+            tokio::spawn(async move { store.reload_until_done().await });
+        }
+    }
+
+    /// Rebuilds the credential index from the database.
+    pub async fn reload_credentials(&self) -> StoreResult<()> {
+        let _in_order = self.inner.index_lock.lock().await;
+        let snapshot = self.inner.backend.begin_snapshot();
+        let fresh = credentials::load(self.pool(), snapshot).await?;
+        self.inner.index.replace_with(fresh);
+        self.inner.index.set_live(true);
+        Ok(())
+    }
+
+    /// Reloads, retrying with backoff until the database answers.
+    pub(crate) async fn reload_until_done(&self) {
+        let mut wait = Duration::from_millis(50);
+        loop {
+            match self.reload_credentials().await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reloading the credential index failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    /// Stops the background tasks and closes every connection (SQLite:
+    /// WAL contents reach the main file).
     pub async fn close(&self) {
-        self.pool.close().await;
+        let tasks =
+            std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for task in tasks {
+            task.abort();
+        }
+        self.inner.pool.close().await;
     }
 }
 
-/// Whether `err` is a violation of a UNIQUE constraint.
-pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact("postgres://app:s3cret@db:5432/latchkey"),
+            "postgres://app:****@db:5432/latchkey"
+        );
+        assert_eq!(
+            super::redact("postgres://app@db/latchkey"),
+            "postgres://app@db/latchkey"
+        );
+        assert_eq!(
+            super::redact("sqlite://latchkey.db"),
+            "sqlite://latchkey.db"
+        );
+    }
 }

@@ -1,10 +1,11 @@
 //! Access tokens and their secret digests.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::audit::{NewAuditEvent, record_event};
-use super::{Store, StoreError, StoreResult};
+use super::sql::Sql;
+use super::{Change, Store, StoreError, StoreResult};
 use crate::domain::audit::AuditAction;
 use crate::domain::policy::{TokenFacts, TokenScope};
 use crate::domain::token::{TokenKind, TokenRole};
@@ -86,7 +87,7 @@ const TOKEN_COLUMNS: &str = "t.id, t.name, t.description, t.role, t.kind, t.memb
      m.email AS member_email, m.role AS member_role, t.api_version, t.created_at, \
      t.updated_at, t.last_used_at, t.expires_at, t.last_four, t.version";
 
-fn token_from_row(row: &SqliteRow) -> StoreResult<Token> {
+fn token_from_row(row: &AnyRow) -> StoreResult<Token> {
     let role: String = row.try_get("role")?;
     let kind: String = row.try_get("kind")?;
     let member_role: String = row.try_get("member_role")?;
@@ -129,39 +130,42 @@ fn like_pattern(needle: &str) -> String {
 }
 
 /// The SQL form of each `TokenScope` (whose `contains` is the rule).
-fn push_scope(qb: &mut QueryBuilder<'_, Sqlite>, scope: TokenScope<'_>) {
+fn push_scope(sql: &mut Sql, scope: TokenScope<'_>) {
     match scope {
         TokenScope::Everything => {}
         TokenScope::OwnAndService { member_id } => {
-            qb.push(" AND (t.kind = 'service' OR t.member_id = ")
-                .push_bind(member_id.to_string())
+            sql.push(" AND (t.kind = 'service' OR t.member_id = ")
+                .bind_text(member_id)
                 .push(")");
         }
         TokenScope::ServiceOnly => {
-            qb.push(" AND t.kind = 'service'");
+            sql.push(" AND t.kind = 'service'");
         }
     }
 }
 
-fn push_filter(qb: &mut QueryBuilder<'_, Sqlite>, filter: &TokenFilter<'_>) {
-    qb.push(" WHERE 1 = 1");
-    push_scope(qb, filter.scope);
+fn push_filter(sql: &mut Sql, filter: &TokenFilter<'_>) {
+    sql.push(" WHERE 1 = 1");
+    push_scope(sql, filter.scope);
     if let Some(needle) = filter.name_contains.as_deref().filter(|n| !n.is_empty()) {
-        qb.push(" AND t.name_search LIKE ")
-            .push_bind(like_pattern(needle))
+        sql.push(" AND t.name_search LIKE ")
+            .bind_text(like_pattern(needle))
             .push(" ESCAPE '\\'");
     }
     if let Some(role) = filter.role {
-        qb.push(" AND t.role = ").push_bind(role.as_str());
+        sql.push(" AND t.role = ").bind_text(role.as_str());
     }
     if let Some(kind) = filter.kind {
-        qb.push(" AND t.kind = ").push_bind(kind.as_str());
+        sql.push(" AND t.kind = ").bind_text(kind.as_str());
     }
 }
 
-async fn fetch_token(conn: &mut SqliteConnection, id: &str) -> StoreResult<Option<Token>> {
+/// The token with its member's email and role. `lock` is appended to the
+/// query (`Store::lock_rows` inside a write transaction).
+async fn fetch_token(conn: &mut AnyConnection, id: &str, lock: &str) -> StoreResult<Option<Token>> {
     let sql = format!(
-        "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN members m ON m.id = t.member_id WHERE t.id = $1"
+        "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN members m ON m.id = t.member_id \
+         WHERE t.id = $1{lock}"
     );
     sqlx::query(&sql)
         .bind(id)
@@ -172,11 +176,7 @@ async fn fetch_token(conn: &mut SqliteConnection, id: &str) -> StoreResult<Optio
         .transpose()
 }
 
-async fn insert_token(
-    conn: &mut SqliteConnection,
-    new: &NewToken,
-    now: i64,
-) -> StoreResult<String> {
+async fn insert_token(conn: &mut AnyConnection, new: &NewToken, now: i64) -> StoreResult<String> {
     let id = ids::new_id();
     let f = &new.fields;
     sqlx::query(
@@ -229,7 +229,7 @@ fn audit_event<'a>(
 impl Store {
     pub async fn find_token(&self, id: &str) -> StoreResult<Option<Token>> {
         let mut conn = self.pool().acquire().await?;
-        fetch_token(&mut conn, id).await
+        fetch_token(&mut conn, id, "").await
     }
 
     /// One page of tokens ordered by name, with the number that match.
@@ -245,23 +245,24 @@ impl Store {
         let total: i64 = if unfiltered {
             // The credential index holds every token: counting there spares a
             // scan of the whole table on every page (the API's hot path).
+            self.sync().await?;
             self.credentials().count_tokens(filter.scope)
         } else {
-            let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM tokens t");
+            let mut count = Sql::new("SELECT COUNT(*) FROM tokens t");
             push_filter(&mut count, filter);
-            count.build_query_scalar().fetch_one(self.pool()).await?
+            count.query_int().fetch_one(self.pool()).await?
         };
 
-        let mut select = QueryBuilder::<Sqlite>::new(format!(
+        let mut select = Sql::new(format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN members m ON m.id = t.member_id"
         ));
         push_filter(&mut select, filter);
         select
             .push(" ORDER BY t.name_search, t.created_at, t.id LIMIT ")
-            .push_bind(limit)
+            .bind_int(limit)
             .push(" OFFSET ")
-            .push_bind(offset);
-        let rows = select.build().fetch_all(self.pool()).await?;
+            .bind_int(offset);
+        let rows = select.query().fetch_all(self.pool()).await?;
         let tokens = rows
             .iter()
             .map(token_from_row)
@@ -269,8 +270,9 @@ impl Store {
         Ok((tokens, total))
     }
 
-    /// Stores a new token and its secret's digest, audited as `action`
-    /// (created or cloned, with the source for clones).
+    /// Stores a new token and its secret's digest, audited as created, or
+    /// as cloned from `cloned_from` (which must still exist: a clone that
+    /// races the source's delete loses with `NotFound`).
     pub async fn create_token(
         &self,
         new: &NewToken,
@@ -278,8 +280,14 @@ impl Store {
         cloned_from: Option<&str>,
     ) -> StoreResult<Token> {
         let now = self.now_ms();
-        let _in_order = self.serialize_index_write().await;
         let mut tx = self.begin_write().await?;
+        if let Some(source) = cloned_from {
+            // Locked until commit, so a concurrent delete waits for the
+            // clone or wins before it.
+            fetch_token(&mut tx, source, &self.lock_rows("t"))
+                .await?
+                .ok_or(StoreError::NotFound)?;
+        }
         let id = insert_token(&mut tx, new, now).await?;
         let action = if cloned_from.is_some() {
             AuditAction::TokenCloned
@@ -294,13 +302,13 @@ impl Store {
             new.kind.as_str()
         ));
         record_event(&mut tx, &event, now).await?;
-        let token = fetch_token(&mut tx, &id)
+        let token = fetch_token(&mut tx, &id, "")
             .await?
             .ok_or(StoreError::NotFound)?;
+        let changes = [Change::Token(id)];
+        self.publish(&mut tx, &changes).await?;
         tx.commit().await?;
-        self.credentials().put_token(&token);
-        self.credentials()
-            .set_secrets(&token.id, vec![(new.digest.clone(), None)]);
+        self.committed(&changes).await;
         Ok(token)
     }
 
@@ -316,7 +324,6 @@ impl Store {
         actor: &AuditActor,
     ) -> StoreResult<Token> {
         let now = self.now_ms();
-        let _in_order = self.serialize_index_write().await;
         let mut tx = self.begin_write().await?;
         let result = sqlx::query(
             "UPDATE tokens SET name = $1, name_search = $2, description = $3, role = $4,
@@ -335,7 +342,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if result.rows_affected() == 0 {
-            return match fetch_token(&mut tx, id).await? {
+            return match fetch_token(&mut tx, id, "").await? {
                 Some(_) => Err(StoreError::Conflict(
                     "The token was changed by someone else; reload and try again".to_string(),
                 )),
@@ -345,11 +352,13 @@ impl Store {
         let mut event = audit_event(AuditAction::TokenUpdated, actor, id, &fields.name);
         event.detail = (!changed.is_empty()).then(|| format!("Changed {}", changed.join(", ")));
         record_event(&mut tx, &event, now).await?;
-        let token = fetch_token(&mut tx, id)
+        let token = fetch_token(&mut tx, id, "")
             .await?
             .ok_or(StoreError::NotFound)?;
+        let changes = [Change::Token(id.to_string())];
+        self.publish(&mut tx, &changes).await?;
         tx.commit().await?;
-        self.credentials().put_token(&token);
+        self.committed(&changes).await;
         Ok(token)
     }
 
@@ -364,9 +373,10 @@ impl Store {
         actor: &AuditActor,
     ) -> StoreResult<Token> {
         let now = self.now_ms();
-        let _in_order = self.serialize_index_write().await;
         let mut tx = self.begin_write().await?;
-        let current = fetch_token(&mut tx, id)
+        // Locked first: a delete racing this reset either waits for it or
+        // has already won (NotFound), never breaks it half way.
+        let current = fetch_token(&mut tx, id, &self.lock_rows("t"))
             .await?
             .ok_or(StoreError::NotFound)?;
         match old_valid_until.filter(|t| *t > now) {
@@ -412,17 +422,13 @@ impl Store {
             None => "Old secret stopped working immediately".to_string(),
         });
         record_event(&mut tx, &event, now).await?;
-        let token = fetch_token(&mut tx, id)
+        let token = fetch_token(&mut tx, id, "")
             .await?
             .ok_or(StoreError::NotFound)?;
-        let secrets: Vec<(String, Option<i64>)> =
-            sqlx::query_as("SELECT digest, valid_until FROM token_secrets WHERE token_id = $1")
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?;
+        let changes = [Change::Token(id.to_string())];
+        self.publish(&mut tx, &changes).await?;
         tx.commit().await?;
-        self.credentials().put_token(&token);
-        self.credentials().set_secrets(&token.id, secrets);
+        self.committed(&changes).await;
         Ok(token)
     }
 
@@ -430,9 +436,8 @@ impl Store {
     /// concurrent deletes succeeds; the others get `NotFound`.
     pub async fn delete_token(&self, id: &str, actor: &AuditActor) -> StoreResult<Token> {
         let now = self.now_ms();
-        let _in_order = self.serialize_index_write().await;
         let mut tx = self.begin_write().await?;
-        let token = fetch_token(&mut tx, id)
+        let token = fetch_token(&mut tx, id, &self.lock_rows("t"))
             .await?
             .ok_or(StoreError::NotFound)?;
         sqlx::query("DELETE FROM token_secrets WHERE token_id = $1")
@@ -448,15 +453,16 @@ impl Store {
         }
         let event = audit_event(AuditAction::TokenDeleted, actor, id, &token.name);
         record_event(&mut tx, &event, now).await?;
+        let changes = [Change::Token(id.to_string())];
+        self.publish(&mut tx, &changes).await?;
         tx.commit().await?;
-        self.credentials().remove_token(id);
+        self.committed(&changes).await;
         Ok(token)
     }
-}
 
-impl Store {
     /// Records that tokens were used, each at its given time; a later time
-    /// already stored wins (batches may arrive out of order).
+    /// already stored wins (batches from several instances, or out of
+    /// order, merge).
     pub async fn record_token_use(&self, uses: &[(String, i64)]) -> StoreResult<()> {
         if uses.is_empty() {
             return Ok(());

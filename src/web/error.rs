@@ -46,19 +46,31 @@ pub enum PageError {
     /// Refused by the Sec-Fetch-Site/Origin check.
     #[error("cross-origin request")]
     CrossOrigin,
+    /// The database cannot be reached (or this instance cannot prove it
+    /// has every change): 503, try again shortly.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
-        PageError::Internal(e.into())
+        match e {
+            StoreError::Unavailable(why) => PageError::Unavailable(why),
+            other => PageError::Internal(other.into()),
+        }
     }
 }
 
 impl From<tower_sessions::session::Error> for PageError {
     fn from(e: tower_sessions::session::Error) -> Self {
-        PageError::Internal(anyhow::Error::new(e).context("session store"))
+        let text = e.to_string();
+        if text.contains(crate::store::sessions::UNAVAILABLE) {
+            PageError::Unavailable(text)
+        } else {
+            PageError::Internal(anyhow::Error::new(e).context("session store"))
+        }
     }
 }
 
@@ -81,6 +93,7 @@ impl From<TokenError> for PageError {
                     .join(" "),
             ),
             TokenError::Conflict(message) => PageError::Conflict(message),
+            TokenError::Unavailable(why) => PageError::Unavailable(why),
             TokenError::Internal(e) => PageError::Internal(e),
         }
     }
@@ -225,6 +238,20 @@ impl PageError {
                         .to_string(),
                 )
             },
+            PageError::Unavailable(why) => {
+                tracing::warn!(reason = %why, "answering 503: database unavailable");
+                Described {
+                    dialog_title: Some("Latchkey is unavailable"),
+                    action: ("/".to_string(), "Try again".to_string()),
+                    ..described(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Latchkey cannot reach its database",
+                        "Nothing was changed. This usually passes within seconds; try again \
+                         in a moment."
+                            .to_string(),
+                    )
+                }
+            }
             PageError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 Described {
@@ -267,10 +294,19 @@ impl IntoResponse for PageError {
                 (d.status, page.message).into_response()
             }
         };
+        if d.status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+            );
+        }
         res.extensions_mut().insert(dialog);
         res
     }
 }
+
+/// What a 503 tells clients to wait before trying again.
+pub const RETRY_AFTER_SECS: u64 = 2;
 
 pub async fn not_found() -> PageError {
     PageError::NotFound

@@ -15,10 +15,10 @@ pub mod tokens;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query};
-use axum::http::HeaderMap;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware;
-use axum::response::{Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_http::csrf::CsrfLayer;
@@ -58,8 +58,7 @@ pub fn router<S: SessionStore + Clone>(config: &Config, sessions: S) -> Router<A
         .layer(session_layer);
 
     Router::new()
-        // No session and no database: a load balancer may poll this hard.
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/static/{*path}", get(static_file))
         .merge(pages)
         .fallback(error::not_found)
@@ -72,6 +71,22 @@ pub fn router<S: SessionStore + Clone>(config: &Config, sessions: S) -> Router<A
         // the CSRF checks, extractors and handlers all become dialogs for
         // htmx.
         .layer(middleware::from_fn(htmx::errors_as_dialogs))
+}
+
+/// For load balancers, which may poll this hard: no session, no database
+/// query; `ok`, or 503 while the store cannot serve (the database is
+/// unreachable, or other instances' changes are not reaching this one).
+async fn healthz(State(state): State<AppState>) -> Response {
+    if state.store.is_healthy() {
+        "ok".into_response()
+    } else {
+        let mut res = (StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response();
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(error::RETRY_AFTER_SECS),
+        );
+        res
+    }
 }
 
 #[derive(Debug, Deserialize)]

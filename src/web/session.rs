@@ -18,7 +18,7 @@ use crate::store::Member;
 use crate::tokens::Caller;
 
 /// Session keys. The session holds ids and tokens only, never secrets.
-pub const MEMBER_ID: &str = "member_id";
+pub const MEMBER_ID: &str = crate::store::sessions::MEMBER_ID_KEY;
 pub const CSRF_TOKEN: &str = "csrf_token";
 
 /// The session's CSRF token, created on first use.

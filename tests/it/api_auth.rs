@@ -150,7 +150,7 @@ async fn every_bad_secret_gets_the_same_401() -> TestResult {
     // Within its grace period the replaced secret still works.
     app.identity(&reset_later.secret).await?;
     app.store()
-        .set_member_role(&m.reader.id, MemberRole::NoAccess)
+        .set_member_role(&m.reader.id, MemberRole::NoAccess, None)
         .await?;
     app.advance(Duration::from_millis(3_001));
 
@@ -278,7 +278,7 @@ async fn personal_token_role_follows_its_member() -> TestResult {
         (MemberRole::Reader, "reader"),
     ] {
         app.store()
-            .set_member_role(&m.admin.id, member_role)
+            .set_member_role(&m.admin.id, member_role, None)
             .await?;
         assert_eq!(
             app.identity(s).await?["role"],
@@ -317,7 +317,7 @@ async fn personal_token_role_follows_its_member() -> TestResult {
 
     // No access: the personal token answers 401 on everything.
     app.store()
-        .set_member_role(&m.admin.id, MemberRole::NoAccess)
+        .set_member_role(&m.admin.id, MemberRole::NoAccess, None)
         .await?;
     for path in ["caller-identity", "tokens", target_path.as_str()] {
         app.get(path, s)
@@ -327,7 +327,7 @@ async fn personal_token_role_follows_its_member() -> TestResult {
 
     // Promoted again, the token acts with its own role again.
     app.store()
-        .set_member_role(&m.admin.id, MemberRole::Owner)
+        .set_member_role(&m.admin.id, MemberRole::Owner, None)
         .await?;
     assert_eq!(app.identity(s).await?["role"], "admin");
     Ok(())
@@ -345,7 +345,7 @@ async fn service_tokens_keep_their_role_whatever_their_creator_becomes() -> Test
         )
         .await?;
     app.store()
-        .set_member_role(&m.admin.id, MemberRole::NoAccess)
+        .set_member_role(&m.admin.id, MemberRole::NoAccess, None)
         .await?;
     let id = app.identity(&service.secret).await?;
     assert_eq!(id["role"], "admin");

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::LazyLock;
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow, ensure};
 use latchkey::AppState;
@@ -16,9 +16,9 @@ use latchkey::tokens::{Caller, CreateRequest, Issued};
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
-use tempfile::TempDir;
 
-use crate::helpers::{PASSWORD, bare_client};
+use crate::db::{TestDb, TestStore};
+use crate::helpers::{TestApp, bare_client, launch};
 
 pub const API: &str = "/api/v2";
 pub const API_IP: &str = "198.51.100.4";
@@ -30,16 +30,13 @@ pub const READER: &str = "api-reader@example.com";
 /// A second Admin, whose personal tokens are "someone else's".
 pub const OTHER: &str = "api-other@example.com";
 
-static PASSWORD_HASH: LazyLock<String> = LazyLock::new(|| {
-    latchkey::domain::password::hash_password(PASSWORD).expect("hashing the test password")
-});
-
 /// A running application whose state the test can reach.
 pub struct ApiApp {
     pub addr: SocketAddr,
     pub state: AppState,
     pub client: Client,
-    _db_dir: TempDir,
+    /// The store, with the test's own connection to its database.
+    pub db: TestStore,
 }
 
 /// One member per role, plus another Admin.
@@ -53,25 +50,21 @@ pub struct Members {
 
 /// Starts the application with the whole team.
 pub async fn spawn_api() -> anyhow::Result<(ApiApp, Members)> {
-    let db_dir = tempfile::tempdir().context("creating the database directory")?;
-    let path = db_dir.path().join("latchkey.db");
-    let config = latchkey::config::Config::for_database(format!("sqlite://{}", path.display()));
-    let app = latchkey::App::new(config).await?;
-    let state = app.state().clone();
-    let mut made = Vec::new();
-    for (email, role) in [
+    let team = [
         (OWNER, MemberRole::Owner),
         (ADMIN, MemberRole::Admin),
         (WRITER, MemberRole::Writer),
         (READER, MemberRole::Reader),
         (OTHER, MemberRole::Admin),
-    ] {
+    ];
+    let app = launch(Arc::new(TestDb::new().await?), &team).await?;
+    let mut made = Vec::new();
+    for (email, _) in team {
         made.push(
-            state
-                .store
-                .create_member(email, role, &PASSWORD_HASH, None)
-                .await
-                .with_context(|| format!("creating member {email}"))?,
+            app.store
+                .find_member_by_email(email)
+                .await?
+                .ok_or_else(|| anyhow!("member {email} was not created"))?,
         );
     }
     let mut made = made.into_iter();
@@ -83,18 +76,18 @@ pub async fn spawn_api() -> anyhow::Result<(ApiApp, Members)> {
         reader: next(),
         other: next(),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(app.serve(listener, std::future::pending()));
-    Ok((
+    Ok((ApiApp::from(app), members))
+}
+
+impl From<TestApp> for ApiApp {
+    fn from(app: TestApp) -> Self {
         ApiApp {
-            addr,
-            state,
+            addr: app.addr,
+            state: app.state,
             client: bare_client(),
-            _db_dir: db_dir,
-        },
-        members,
-    ))
+            db: app.store,
+        }
+    }
 }
 
 pub fn caller(member: &Member) -> Caller<'_> {
@@ -369,7 +362,7 @@ impl ApiApp {
 
     pub async fn count_tokens(&self) -> anyhow::Result<i64> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM tokens")
-            .fetch_one(self.store().pool())
+            .fetch_one(self.db.sql())
             .await?)
     }
 }

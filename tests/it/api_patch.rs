@@ -634,7 +634,7 @@ async fn concurrent_patches_get_200_or_409_never_a_lost_update() -> TestResult {
             "SELECT COUNT(*) FROM audit_events WHERE action = 'token_updated' AND token_name LIKE $1",
         )
         .bind(format!("Round {round} %"))
-        .fetch_one(f.app.store().pool())
+        .fetch_one(f.app.db.sql())
         .await?;
         assert_eq!(audited, winners.len() as i64, "round {round}");
     }

@@ -1,17 +1,17 @@
 //! Starting the application and talking to it like a browser.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail, ensure};
 use latchkey::domain::MemberRole;
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Client, Response, StatusCode};
-use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::db::{TestDb, TestStore};
 use crate::html;
 
 pub type TestResult = anyhow::Result<()>;
@@ -28,7 +28,7 @@ pub const HOME: &str = "/settings/authorization";
 pub const SESSION_COOKIE: &str = "latchkey_session";
 
 /// Argon2 is slow on purpose; every member in every test shares one hash.
-static PASSWORD_HASH: LazyLock<String> = LazyLock::new(|| {
+pub static PASSWORD_HASH: LazyLock<String> = LazyLock::new(|| {
     latchkey::domain::password::hash_password(PASSWORD).expect("hashing the test password")
 });
 
@@ -39,8 +39,28 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// The application's own store (same database), for tests that call the
     /// token operations directly or inspect what was stored.
-    pub store: latchkey::store::Store,
-    _db_dir: TempDir,
+    pub store: TestStore,
+    pub state: latchkey::AppState,
+}
+
+/// Starts a server on `db` (which may already hold data, or serve another
+/// instance) with `members` added, all with `PASSWORD`.
+pub async fn launch(db: Arc<TestDb>, members: &[(&str, MemberRole)]) -> anyhow::Result<TestApp> {
+    let config = latchkey::config::Config::for_database(db.url.clone());
+    let app = latchkey::App::new(config).await?;
+    for (email, role) in members {
+        app.state()
+            .store
+            .create_member(email, *role, &PASSWORD_HASH, None)
+            .await
+            .with_context(|| format!("creating member {email}"))?;
+    }
+    let state = app.state().clone();
+    let store = TestStore::new(state.store.clone(), db).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(app.serve(listener, std::future::pending()));
+    Ok(TestApp { addr, store, state })
 }
 
 /// Starts the application with an Owner (`OWNER_EMAIL`) and a Reader
@@ -55,26 +75,7 @@ pub async fn spawn_app() -> anyhow::Result<TestApp> {
 
 /// Starts the application with the given members, all with `PASSWORD`.
 pub async fn spawn_app_with(members: &[(&str, MemberRole)]) -> anyhow::Result<TestApp> {
-    let db_dir = tempfile::tempdir().context("creating the database directory")?;
-    let path = db_dir.path().join("latchkey.db");
-    let config = latchkey::config::Config::for_database(format!("sqlite://{}", path.display()));
-    let app = latchkey::App::new(config).await?;
-    for (email, role) in members {
-        app.state()
-            .store
-            .create_member(email, *role, &PASSWORD_HASH, None)
-            .await
-            .with_context(|| format!("creating member {email}"))?;
-    }
-    let store = app.state().store.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(app.serve(listener, std::future::pending()));
-    Ok(TestApp {
-        addr,
-        store,
-        _db_dir: db_dir,
-    })
+    launch(Arc::new(TestDb::new().await?), members).await
 }
 
 /// A browser-like client: keeps cookies, does not follow redirects (so tests
@@ -109,11 +110,6 @@ fn builder() -> reqwest::ClientBuilder {
 }
 
 impl TestApp {
-    /// The directory holding the database file (and its WAL and SHM files).
-    pub fn db_dir(&self) -> &std::path::Path {
-        self._db_dir.path()
-    }
-
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

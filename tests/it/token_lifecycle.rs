@@ -67,22 +67,6 @@ fn assert_secret_format(secret: &str, kind: TokenKind) {
     assert!(!is_well_formed(&secret.to_uppercase()));
 }
 
-/// Every file of the database (main file, WAL, shared memory) as bytes.
-fn database_bytes(dir: &std::path::Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            files.push((
-                entry.file_name().to_string_lossy().into_owned(),
-                std::fs::read(entry.path())?,
-            ));
-        }
-    }
-    anyhow::ensure!(!files.is_empty(), "no database files in {}", dir.display());
-    Ok(files)
-}
-
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
@@ -125,7 +109,7 @@ async fn secrets_have_the_format_and_only_their_digest_is_stored() -> TestResult
 
     // No column of any token row holds a secret.
     let rows = sqlx::query("SELECT * FROM tokens")
-        .fetch_all(store.pool())
+        .fetch_all(store.sql())
         .await?;
     let mut text = String::new();
     for row in &rows {
@@ -137,7 +121,7 @@ async fn secrets_have_the_format_and_only_their_digest_is_stored() -> TestResult
         }
     }
     let rows = sqlx::query("SELECT digest FROM token_secrets")
-        .fetch_all(store.pool())
+        .fetch_all(store.sql())
         .await?;
     for row in &rows {
         let digest: String = row.try_get(0)?;
@@ -149,8 +133,9 @@ async fn secrets_have_the_format_and_only_their_digest_is_stored() -> TestResult
         );
         text.push_str(&digest);
     }
-    // Nor do the database files, WAL included, hold any part of one.
-    let files = database_bytes(app.db_dir())?;
+    // Nor does anything the database keeps (SQLite: its files, WAL
+    // included; PostgreSQL: every row of every table) hold any part of one.
+    let files = app.store.stored_bytes().await?;
     for (_, _, secret) in &issued {
         assert!(!text.contains(&secret[7..37]), "{secret} in a row");
         for (name, bytes) in &files {
@@ -278,7 +263,7 @@ async fn clone_copies_exactly_the_right_fields() -> TestResult {
     sqlx::query("UPDATE tokens SET expires_at = $1 WHERE id = $2")
         .bind(now_ms() - HOUR_MS)
         .bind(&old.token.id)
-        .execute(store.pool())
+        .execute(store.sql())
         .await?;
     let copy = tokens::clone(store, caller(&team.writer), &old.token.id).await?;
     assert_eq!(copy.token.expires_at, None);
@@ -545,7 +530,7 @@ async fn every_change_is_audited_with_actor_token_and_ip() -> TestResult {
     // An edit that changes nothing, and refused or invalid requests, write
     // no event.
     let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
-        .fetch_one(store.pool())
+        .fetch_one(store.sql())
         .await?;
     let same = tokens::edit(
         store,
@@ -571,7 +556,7 @@ async fn every_change_is_audited_with_actor_token_and_ip() -> TestResult {
     )
     .await;
     let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
-        .fetch_one(store.pool())
+        .fetch_one(store.sql())
         .await?;
     assert_eq!(after, before);
     Ok(())

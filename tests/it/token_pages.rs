@@ -6,10 +6,10 @@
 use latchkey::domain::MemberRole;
 use latchkey::domain::secret::is_well_formed;
 use latchkey::domain::token::{TokenKind, TokenRole};
-use latchkey::store::Store;
 use latchkey::web::format::datetime_local;
 use reqwest::{Client, Response, StatusCode};
 
+use crate::db::TestStore;
 use crate::helpers::{HOME, TestApp, TestResult, browser, header_str, location, now_ms};
 use crate::html::{self, Element};
 use crate::token_support::{
@@ -366,7 +366,7 @@ async fn assert_refused_form(
     what: &str,
     res: Response,
     expect: &Expect,
-    store: &Store,
+    store: &TestStore,
     tokens_before: i64,
     secrets_before: i64,
 ) -> anyhow::Result<String> {
@@ -926,7 +926,7 @@ async fn stale_or_missing_csrf_token_changes_nothing() -> TestResult {
     ];
     let tokens_before = count_tokens(store).await?;
     let audit_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
-        .fetch_one(store.pool())
+        .fetch_one(store.sql())
         .await?;
     for route in &routes {
         for (what, form) in [
@@ -957,7 +957,7 @@ async fn stale_or_missing_csrf_token_changes_nothing() -> TestResult {
     assert_eq!(store.find_token(&token.id).await?.as_ref(), Some(&token));
     assert_eq!(secrets_of(store, &token.id).await?, secrets);
     let audit_after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events")
-        .fetch_one(store.pool())
+        .fetch_one(store.sql())
         .await?;
     assert_eq!(audit_after, audit_before, "nothing audited either");
     // The fresh token still works.
@@ -1233,7 +1233,7 @@ async fn list_search_and_filters_live_in_the_query() -> TestResult {
 }
 
 /// Inserts `n` service tokens `bulk 0000`… in one transaction (fast).
-async fn bulk_tokens(store: &Store, member_id: &str, n: usize) -> anyhow::Result<()> {
+async fn bulk_tokens(store: &TestStore, member_id: &str, n: usize) -> anyhow::Result<()> {
     bulk_more(store, member_id, 0, n).await
 }
 
@@ -1296,8 +1296,13 @@ async fn list_pages_by_fifty() -> TestResult {
 }
 
 /// Adds tokens `bulk {from}`…`bulk {to - 1}`.
-async fn bulk_more(store: &Store, member_id: &str, from: usize, to: usize) -> anyhow::Result<()> {
-    let mut tx = store.pool().begin().await?;
+async fn bulk_more(
+    store: &TestStore,
+    member_id: &str,
+    from: usize,
+    to: usize,
+) -> anyhow::Result<()> {
+    let mut tx = store.sql().begin().await?;
     let now = now_ms();
     for i in from..to {
         let id = format!("{:024x}", 0xb0_0000_0000_u64 + i as u64);
@@ -1358,11 +1363,9 @@ async fn shown_secret_leaves_no_copy_in_the_database_files() -> TestResult {
     let body = app.get(&client, HOME).await?.text().await?;
     assert!(!body.contains(&secret));
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(app.db_dir())? {
-        let entry = entry?;
-        let bytes = std::fs::read(entry.path())?;
+    for (name, bytes) in app.store.stored_bytes().await? {
         if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
-            found.push(entry.file_name().to_string_lossy().into_owned());
+            found.push(name);
         }
     }
     assert!(
@@ -1440,7 +1443,7 @@ async fn edit_page_keeps_an_expiry_it_did_not_change() -> TestResult {
         sqlx::query("UPDATE tokens SET expires_at = $1 WHERE id = $2")
             .bind(expires)
             .bind(&token.id)
-            .execute(store.pool())
+            .execute(store.sql())
             .await?;
         let url = format!("{TOKENS_URL}/{}/edit", token.id);
         let body = app.get(&client, &url).await?.text().await?;
@@ -1483,7 +1486,7 @@ async fn page_actions_are_audited_with_the_client_ip() -> TestResult {
     let res = post_form(&app, &client, TOKENS_URL, &create_fields(&csrf, "audited")).await?;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let id: String = sqlx::query_scalar("SELECT id FROM tokens WHERE name = 'audited'")
-        .fetch_one(store.pool())
+        .fetch_one(store.sql())
         .await?;
     let base = format!("{TOKENS_URL}/{id}");
     for (path, fields) in [
@@ -1534,7 +1537,7 @@ async fn page_actions_are_audited_with_the_client_ip() -> TestResult {
          AND source_token_id = $1 AND client_ip = '127.0.0.1'",
     )
     .bind(&id)
-    .fetch_one(store.pool())
+    .fetch_one(store.sql())
     .await?;
     assert_eq!(cloned, 1);
     // The audit log page shows them.

@@ -10,10 +10,11 @@ use std::collections::BTreeSet;
 use latchkey::domain::MemberRole;
 use latchkey::domain::policy::effective_role;
 use latchkey::domain::token::{TokenKind, TokenRole};
-use latchkey::store::{Member, Store, Token};
+use latchkey::store::{Member, Token};
 use latchkey::tokens::{self, EditRequest, ListRequest, TokenError};
 use reqwest::StatusCode;
 
+use crate::db::TestStore;
 use crate::helpers::{HOME, TestResult, browser};
 use crate::html;
 use crate::token_support::{
@@ -124,7 +125,7 @@ fn outcome_of<T>(result: &Result<T, TokenError>) -> Result<Outcome, String> {
 }
 
 async fn target_token(
-    store: &Store,
+    store: &TestStore,
     team: &Team,
     actor: &Member,
     whose: Whose,
@@ -152,7 +153,7 @@ fn edit_of(token: &Token, name: &str, role: TokenRole) -> EditRequest {
 
 /// Runs one case and describes anything wrong with it.
 async fn run_case(
-    store: &Store,
+    store: &TestStore,
     team: &Team,
     actor_role: MemberRole,
     whose: Whose,

@@ -11,6 +11,7 @@ use latchkey::tokens::{Caller, CreateRequest, Issued};
 use reqwest::{Client, Response};
 use sqlx::Row;
 
+use crate::db::TestStore;
 use crate::helpers::{OWNER_EMAIL, READER_EMAIL, TestApp, spawn_app_with};
 use crate::html;
 
@@ -98,14 +99,14 @@ pub async fn reload(store: &Store, member: &Member) -> anyhow::Result<Member> {
 /// Changes a member's role behind the application's back, as an operator
 /// with a SQL prompt (or a future members page) would.
 pub async fn set_member_role(
-    store: &Store,
+    store: &TestStore,
     member: &Member,
     role: MemberRole,
 ) -> anyhow::Result<()> {
     sqlx::query("UPDATE members SET role = $1 WHERE id = $2")
         .bind(role.as_str())
         .bind(&member.id)
-        .execute(store.pool())
+        .execute(store.sql())
         .await?;
     Ok(())
 }
@@ -172,30 +173,30 @@ pub async fn seed_token(
         .with_context(|| format!("seeding token {name}"))
 }
 
-pub async fn count_tokens(store: &Store) -> anyhow::Result<i64> {
+pub async fn count_tokens(store: &TestStore) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM tokens")
-        .fetch_one(store.pool())
+        .fetch_one(store.sql())
         .await?)
 }
 
-pub async fn count_secrets(store: &Store) -> anyhow::Result<i64> {
+pub async fn count_secrets(store: &TestStore) -> anyhow::Result<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM token_secrets")
-        .fetch_one(store.pool())
+        .fetch_one(store.sql())
         .await?)
 }
 
-pub async fn count_audit(store: &Store, action: &str) -> anyhow::Result<i64> {
+pub async fn count_audit(store: &TestStore, action: &str) -> anyhow::Result<i64> {
     Ok(
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = $1")
             .bind(action)
-            .fetch_one(store.pool())
+            .fetch_one(store.sql())
             .await?,
     )
 }
 
 /// A token's secrets as `(digest, valid_until)`, current (NULL) first.
 pub async fn secrets_of(
-    store: &Store,
+    store: &TestStore,
     token_id: &str,
 ) -> anyhow::Result<Vec<(String, Option<i64>)>> {
     let rows = sqlx::query(
@@ -203,7 +204,7 @@ pub async fn secrets_of(
          ORDER BY valid_until IS NOT NULL, valid_until, created_at",
     )
     .bind(token_id)
-    .fetch_all(store.pool())
+    .fetch_all(store.sql())
     .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("digest")?, r.try_get("valid_until")?)))
@@ -224,14 +225,14 @@ pub struct AuditRow {
 }
 
 /// Every audit event about a token, oldest first.
-pub async fn audit_for_token(store: &Store, token_id: &str) -> anyhow::Result<Vec<AuditRow>> {
+pub async fn audit_for_token(store: &TestStore, token_id: &str) -> anyhow::Result<Vec<AuditRow>> {
     let rows = sqlx::query(
         "SELECT action, actor_member_id, actor_email, token_id, token_name, source_token_id,
                 client_ip, occurred_at
          FROM audit_events WHERE token_id = $1 ORDER BY id",
     )
     .bind(token_id)
-    .fetch_all(store.pool())
+    .fetch_all(store.sql())
     .await?;
     rows.iter()
         .map(|r| {

@@ -1,0 +1,18 @@
+-- Sign-in sessions, shared by every instance. `member_id` is copied out of
+-- the record so that removing a member can end all of their sessions.
+CREATE TABLE sessions (
+    id         TEXT PRIMARY KEY,
+    member_id  TEXT,
+    data       TEXT NOT NULL,          -- the tower-sessions record, as JSON
+    expires_at BIGINT NOT NULL
+);
+
+CREATE INDEX sessions_by_member ON sessions (member_id);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+-- Removed members keep their row (the service tokens they created and the
+-- audit log still name them) but no longer sign in or count.
+ALTER TABLE members ADD COLUMN removed_at BIGINT;
+
+-- No change log here: PostgreSQL tells every instance what changed with
+-- LISTEN/NOTIFY (see src/store/postgres.rs).

@@ -1,0 +1,33 @@
+-- Sign-in sessions, kept by Latchkey itself (the same table on SQLite and
+-- PostgreSQL). `member_id` is copied out of the record so that removing a
+-- member can end all of their sessions at once.
+CREATE TABLE sessions (
+    id         TEXT PRIMARY KEY,
+    member_id  TEXT,
+    data       TEXT NOT NULL,          -- the tower-sessions record, as JSON
+    expires_at BIGINT NOT NULL
+);
+
+CREATE INDEX sessions_by_member ON sessions (member_id);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+-- The session store used before this one.
+DROP TABLE IF EXISTS tower_sessions;
+
+-- Removed members keep their row (the service tokens they created and the
+-- audit log still name them) but no longer sign in or count.
+ALTER TABLE members ADD COLUMN removed_at BIGINT;
+
+-- What each write changed, in commit order (SQLite has one writer at a
+-- time, so the autoincrementing id is that order). Every process that
+-- serves this file re-reads what others changed into its credential index;
+-- old rows are pruned. PostgreSQL sends notifications instead.
+CREATE TABLE changes (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    entity     TEXT NOT NULL CHECK (entity IN ('token', 'member')),
+    entity_id  TEXT NOT NULL,
+    instance   TEXT NOT NULL,          -- which process wrote it
+    created_at BIGINT NOT NULL
+);
+
+CREATE INDEX changes_by_age ON changes (created_at);
