@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 
 use super::error::ApiError;
 use crate::AppState;
-use crate::domain::policy::{Actor, effective_role};
+use crate::domain::policy::Actor;
 use crate::domain::secret;
 use crate::domain::token::{TokenKind, TokenRole};
 use crate::http::ClientIp;
@@ -123,15 +123,12 @@ impl FromRequestParts<AppState> for ApiCaller {
             Some(s) => state.store.authenticate(&secret::digest(s), now).await?,
             None => None,
         };
-        let authenticated = found.and_then(|a| {
-            effective_role(a.token.kind, a.token.role, a.member_role).map(|role| (a, role))
-        });
-        match authenticated {
-            Some((a, role)) => {
+        match found {
+            Some(a) => {
                 state.usage.note(&a.token.id, now);
                 Ok(ApiCaller {
                     token: a.token,
-                    role,
+                    role: a.role,
                     client_ip,
                 })
             }

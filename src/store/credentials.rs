@@ -18,7 +18,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::MemberRole;
-use crate::domain::policy::TokenScope;
+use crate::domain::policy::{TokenScope, effective_role};
 use crate::domain::token::{TokenKind, TokenRole};
 
 use super::{StoreError, StoreResult};
@@ -34,11 +34,13 @@ pub struct TokenAuth {
     pub expires_at: Option<i64>,
 }
 
-/// A secret that opened a token, with the member's role at this moment.
+/// A secret that opened a token, and what the token may do now.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub token: TokenAuth,
-    pub member_role: MemberRole,
+    /// The effective role (`policy::effective_role`): for a personal token
+    /// the lower of its role and its member's current role.
+    pub role: TokenRole,
 }
 
 /// A token as the index holds it: its fields and its live secrets'
@@ -120,7 +122,9 @@ impl CredentialIndex {
 
     /// The token a secret digest opens right now, if any: the secret is live
     /// (current, or replaced but within its grace period), the token exists
-    /// and has not expired, and its member is a member.
+    /// and has not expired, and it may do something (a personal token's
+    /// member is still a member, with a role above No access). A service
+    /// token belongs to the organization: it works whoever created it.
     pub(crate) fn authenticate(
         &self,
         digest: &str,
@@ -141,10 +145,15 @@ impl CredentialIndex {
             if token.expires_at.is_some_and(|t| t <= now_ms) {
                 return None;
             }
-            let member_role = *state.member_roles.get(&token.member_id)?;
+            let member_role = state
+                .member_roles
+                .get(&token.member_id)
+                .copied()
+                .unwrap_or(MemberRole::NoAccess);
+            let role = effective_role(token.kind, token.role, member_role)?;
             Some(Authenticated {
                 token: token.clone(),
-                member_role,
+                role,
             })
         })();
         Ok(found)

@@ -4,6 +4,9 @@
 //! is stored as JSON; the member id is kept in a column of its own so all
 //! of a member's sessions can be ended at once.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_trait::async_trait;
 use sqlx::Row;
 use tower_sessions::session::{Id, Record};
@@ -23,6 +26,10 @@ pub const MEMBER_ID_KEY: &str = "member_id";
 #[derive(Clone, Debug)]
 pub struct Sessions {
     store: Store,
+    /// Whether the last failure was the database being unavailable.
+    /// tower-sessions answers a failed save with a bare 500 of its own; the
+    /// page layer asks this to answer 503 instead.
+    unavailable: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -30,16 +37,27 @@ impl Store {
     pub fn sessions(&self) -> Sessions {
         Sessions {
             store: self.clone(),
+            unavailable: Arc::default(),
         }
     }
 }
 
-fn backend_error(e: impl Into<StoreError>) -> session_store::Error {
-    match e.into() {
-        StoreError::Unavailable(why) => {
-            session_store::Error::Backend(format!("{UNAVAILABLE}: {why}"))
+impl Sessions {
+    /// Whether the session store's latest failure was the database being
+    /// unreachable (rather than a bug).
+    pub fn last_failure_was_unavailable(&self) -> bool {
+        self.unavailable.load(Ordering::SeqCst)
+    }
+
+    fn backend_error(&self, e: impl Into<StoreError>) -> session_store::Error {
+        let e = e.into();
+        let unavailable = matches!(e, StoreError::Unavailable(_));
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+        if unavailable {
+            session_store::Error::Backend(format!("{UNAVAILABLE}: {e}"))
+        } else {
+            session_store::Error::Backend(e.to_string())
         }
-        other => session_store::Error::Backend(other.to_string()),
     }
 }
 
@@ -98,7 +116,7 @@ impl SessionStore for Sessions {
             .bind(e.expires_at)
             .execute(self.store.pool())
             .await
-            .map_err(backend_error)?;
+            .map_err(|e| self.backend_error(e))?;
             if inserted.rows_affected() == 1 {
                 return Ok(());
             }
@@ -120,7 +138,7 @@ impl SessionStore for Sessions {
         .bind(e.expires_at)
         .execute(self.store.pool())
         .await
-        .map_err(backend_error)?;
+        .map_err(|e| self.backend_error(e))?;
         Ok(())
     }
 
@@ -130,10 +148,10 @@ impl SessionStore for Sessions {
             .bind(now_ms())
             .fetch_optional(self.store.pool())
             .await
-            .map_err(backend_error)?;
+            .map_err(|e| self.backend_error(e))?;
         match row {
             Some(row) => {
-                let data: String = row.try_get("data").map_err(backend_error)?;
+                let data: String = row.try_get("data").map_err(|e| self.backend_error(e))?;
                 serde_json::from_str(&data)
                     .map(Some)
                     .map_err(|e| session_store::Error::Decode(e.to_string()))
@@ -147,7 +165,7 @@ impl SessionStore for Sessions {
             .bind(id.to_string())
             .execute(self.store.pool())
             .await
-            .map_err(backend_error)?;
+            .map_err(|e| self.backend_error(e))?;
         Ok(())
     }
 }

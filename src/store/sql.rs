@@ -89,11 +89,19 @@ pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
                 // Extended result codes: BUSY and LOCKED in all their forms,
                 // READONLY, IOERR, FULL, CANTOPEN.
                 matches!(sqlite_primary(&code), Some(5 | 6 | 8 | 10 | 13 | 14))
+            } else if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                // PostgreSQL: a FATAL error ends the connection (refused
+                // connections, terminated backends, the database not
+                // accepting connections); also class 08 (connection
+                // exception), 57P01–57P05 (shutdown, cannot connect now,
+                // idle timeouts) and 53300 (too many connections).
+                use sqlx::postgres::PgSeverity;
+                matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic)
+                    || code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code == "53300"
             } else {
-                // PostgreSQL: class 08 (connection exception), 57P01–57P05
-                // (shutdown, cannot connect now, idle timeouts), 53300 (too
-                // many connections).
-                code.starts_with("08") || code.starts_with("57P") || code == "53300"
+                false
             }
         }
         _ => false,

@@ -15,20 +15,21 @@ pub mod tokens;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use tower_http::csrf::CsrfLayer;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
+use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::AppState;
 use crate::config::Config;
 use crate::domain::redirect::HOME;
 use crate::http::limits::{self, MAX_BODY_BYTES};
+use crate::store::sessions::Sessions;
 use error::PageError;
 
 /// The session cookie's name; `__Host-` is not used because local plain-HTTP
@@ -37,7 +38,8 @@ pub const SESSION_COOKIE: &str = "latchkey_session";
 
 /// Every page, the static assets and the health check. Everything that is
 /// not the API lands here, so the pages' 404 is the fallback.
-pub fn router<S: SessionStore + Clone>(config: &Config, sessions: S) -> Router<AppState> {
+pub fn router(config: &Config, sessions: Sessions) -> Router<AppState> {
+    let watched = sessions.clone();
     let session_layer = SessionManagerLayer::new(sessions)
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
@@ -55,7 +57,11 @@ pub fn router<S: SessionStore + Clone>(config: &Config, sessions: S) -> Router<A
         .merge(tokens::routes())
         .route_layer(middleware::from_fn(csrf::verify_token))
         .route_layer(CsrfLayer::new().with_rejection_response(csrf::cross_origin_rejected))
-        .layer(session_layer);
+        .layer(session_layer)
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let sessions = watched.clone();
+            async move { session_failures(&sessions, next.run(req).await) }
+        }));
 
     Router::new()
         .route("/healthz", get(healthz))
@@ -86,6 +92,22 @@ async fn healthz(State(state): State<AppState>) -> Response {
             HeaderValue::from(error::RETRY_AFTER_SECS),
         );
         res
+    }
+}
+
+/// tower-sessions answers a session it could not save with a bare, empty
+/// 500 of its own. Say what happened instead: 503 when the database was
+/// unreachable, the error page otherwise.
+fn session_failures(sessions: &Sessions, res: Response) -> Response {
+    let bare_500 = res.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && res.extensions().get::<error::ErrorDialog>().is_none();
+    if !bare_500 {
+        return res;
+    }
+    if sessions.last_failure_was_unavailable() {
+        PageError::Unavailable("saving the session failed".into()).into_response()
+    } else {
+        PageError::Internal(anyhow::anyhow!("saving the session failed")).into_response()
     }
 }
 

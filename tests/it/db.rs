@@ -27,6 +27,8 @@ pub fn backend() -> BackendKind {
 /// A test's own database; SQLite's directory is removed when this drops.
 pub struct TestDb {
     pub url: String,
+    /// The PostgreSQL database's name.
+    pub name: Option<String>,
     dir: Option<TempDir>,
 }
 
@@ -36,7 +38,7 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 static CLEANED: OnceCell<()> = OnceCell::const_new();
 
 /// The PostgreSQL server to create test databases on.
-fn postgres_server() -> anyhow::Result<String> {
+pub fn postgres_server() -> anyhow::Result<String> {
     match std::env::var("LATCHKEY_TEST_POSTGRES") {
         Ok(url) if !url.is_empty() => Ok(url),
         _ => bail!(
@@ -89,12 +91,20 @@ async fn drop_stale(admin: &AnyPool) -> anyhow::Result<()> {
 
 impl TestDb {
     pub async fn new() -> anyhow::Result<Self> {
+        // `RUST_LOG=…` shows the application's logs under the tests'.
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
         match backend() {
             BackendKind::Sqlite => {
                 let dir = tempfile::tempdir().context("creating the database directory")?;
                 let url = format!("sqlite://{}", dir.path().join("latchkey.db").display());
                 Ok(TestDb {
                     url,
+                    name: None,
                     dir: Some(dir),
                 })
             }
@@ -123,6 +133,7 @@ impl TestDb {
                 admin.close().await;
                 Ok(TestDb {
                     url: with_database(&server, &name)?,
+                    name: Some(name),
                     dir: None,
                 })
             }

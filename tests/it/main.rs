@@ -14,6 +14,7 @@ mod bad_input;
 mod db;
 mod helpers;
 mod html;
+mod instances;
 mod security;
 mod sessions;
 mod sign_in;
