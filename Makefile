@@ -1,16 +1,19 @@
 # Latchkey's build, test and benchmark entry points.
 # `make test` is what CI runs on a clean clone: it installs what the tests need
-# when it is missing, then runs every check.
+# when it is missing, then runs every check. With LATCHKEY_TEST_POSTGRES set to
+# a PostgreSQL URL (.ci/run sets postgres://postgres@127.0.0.1:5432/test), the
+# Rust integration suite and the browser specs run on PostgreSQL too; a server
+# that does not answer then is a failure, not a skip.
 
 SHELL := /bin/bash
 E2E_DIR := tests/e2e
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: test deps chromium e2e-deps fmt-check clippy rust-test e2e api-fuzz build release run bench screenshots clean
+.PHONY: test deps chromium e2e-deps postgres fmt-check clippy rust-test e2e api-fuzz build release run bench screenshots clean
 
 test: deps fmt-check clippy rust-test e2e api-fuzz
 
-deps: chromium e2e-deps
+deps: chromium e2e-deps postgres
 
 # Debian's Chromium is the browser; nothing may download one.
 chromium:
@@ -29,20 +32,50 @@ e2e-deps:
 	  cd $(E2E_DIR) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund && touch node_modules; \
 	fi
 
+# When a PostgreSQL server is named: its client tools (psql, pg_isready), and
+# the local server started if it is down (as root, on Debian).
+postgres:
+	@if [ -n "$(LATCHKEY_TEST_POSTGRES)" ]; then \
+	  if ! command -v pg_isready >/dev/null || ! command -v psql >/dev/null; then \
+	    if [ "$$(id -u)" = 0 ]; then \
+	      echo "Installing Debian's postgresql-client"; \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null; \
+	    else \
+	      echo "psql and pg_isready are missing: run 'sudo apt-get install postgresql-client'" >&2; exit 1; \
+	    fi; \
+	  fi; \
+	  if ! pg_isready -q -d "$(LATCHKEY_TEST_POSTGRES)"; then \
+	    if [ "$$(id -u)" = 0 ] && command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then \
+	      echo "Starting the local PostgreSQL"; \
+	      pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n 1) main start || true; \
+	    fi; \
+	    for i in $$(seq 30); do pg_isready -q -d "$(LATCHKEY_TEST_POSTGRES)" && break; sleep 1; done; \
+	    pg_isready -d "$(LATCHKEY_TEST_POSTGRES)" || { echo "PostgreSQL at $(LATCHKEY_TEST_POSTGRES) does not answer" >&2; exit 1; }; \
+	  fi; \
+	fi
+
 fmt-check:
 	cargo fmt --all -- --check
 
 clippy:
 	cargo clippy --all-targets --locked -- -D warnings
 
-rust-test:
+rust-test: postgres
 	cargo test --locked
+	@if [ -n "$(LATCHKEY_TEST_POSTGRES)" ]; then \
+	  echo "The integration suite again, on PostgreSQL ($(LATCHKEY_TEST_POSTGRES))"; \
+	  LATCHKEY_TEST_BACKEND=postgres cargo test --locked --test it; \
+	fi
 
 build:
 	cargo build --locked
 
-e2e: build
+e2e: build postgres
 	cd $(E2E_DIR) && CI=$${CI:-} npx playwright test
+	@if [ -n "$(LATCHKEY_TEST_POSTGRES)" ]; then \
+	  echo "The browser specs again, on PostgreSQL"; \
+	  cd $(E2E_DIR) && CI=$${CI:-} E2E_PORT=18091 E2E_POSTGRES="$(LATCHKEY_TEST_POSTGRES)" npx playwright test; \
+	fi
 
 # schemathesis against the running server's own OpenAPI document.
 api-fuzz: build
@@ -54,9 +87,11 @@ release:
 run:
 	cargo run --release -- serve --demo
 
-# Throughput and p99 of the hot paths next to /healthz, plus memory.
+# Throughput and p99 of the hot paths next to /healthz, plus memory, on
+# SQLite and (when LATCHKEY_TEST_POSTGRES or BENCH_POSTGRES names a server) on
+# PostgreSQL with one and with two instances.
 bench: release
-	bash bench/run.sh
+	BENCH_POSTGRES="$${BENCH_POSTGRES:-$(LATCHKEY_TEST_POSTGRES)}" bash bench/run.sh
 
 # Screenshots of the pages, wide and narrow, light and dark, into ./screenshots.
 screenshots: build e2e-deps

@@ -63,6 +63,7 @@ impl App {
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         let clock = Clock::system();
         let store = Store::connect(&config.database_url, clock.clone()).await?;
+        store.claim_serving().await?;
         let sessions = store.sessions();
         let api_auth_failures_per_minute = config.api_auth_failures_per_minute;
         Ok(Self {

@@ -15,7 +15,7 @@ use latchkey::config::{
 use latchkey::domain::MemberRole;
 use latchkey::domain::email::normalize_email;
 use latchkey::domain::password::{hash_password, validate_new_password};
-use latchkey::store::{Store, StoreError};
+use latchkey::store::{Store, StoreError, Told};
 use latchkey::{App, seed};
 use tracing_subscriber::EnvFilter;
 
@@ -280,6 +280,10 @@ async fn add_member(database_url: &str, email: &str, role: MemberRole) -> anyhow
     let result = store
         .create_member(&email, role, &hash_password(&password)?, None)
         .await;
+    let servers = match result {
+        Ok(_) => Some(store.tell_servers().await),
+        Err(_) => None,
+    };
     store.close().await;
     match result {
         Ok(member) => {
@@ -289,6 +293,9 @@ async fn add_member(database_url: &str, email: &str, role: MemberRole) -> anyhow
                 role.label(),
                 member.id
             );
+            if let Some(servers) = servers.filter(|t| *t != Told::NoServer) {
+                println!("{}", told(servers));
+            }
             Ok(())
         }
         Err(StoreError::Conflict(message)) => Err(anyhow::anyhow!(message)),
@@ -332,12 +339,24 @@ async fn change_member(
                 )
             }
         };
-        anyhow::Ok(said)
+        anyhow::Ok(format!("{said}. {}", told(store.tell_servers().await)))
     }
     .await;
     store.close().await;
     println!("{}", result?);
     Ok(())
+}
+
+/// What became of a change for the servers running on the database.
+fn told(told: Told) -> String {
+    match told {
+        Told::Applied => "The running server applied it.".to_string(),
+        Told::Notified => "Every running instance applies it on its next request.".to_string(),
+        Told::NoServer => "No server is running on this database.".to_string(),
+        Told::Unconfirmed(why) => format!(
+            "The running server did not confirm ({why}); it applies the change within a second."
+        ),
+    }
 }
 
 /// A refused member change in the operator's words.

@@ -237,6 +237,7 @@ async fn demo_tokens(store: &Store, members: &[Member]) -> anyhow::Result<String
     ];
     let seeder = AuditActor {
         member_id: None,
+        token_id: None,
         label: "Demo data".to_string(),
         client_ip: None,
     };
@@ -316,6 +317,7 @@ pub async fn bench_tokens(
     };
     let seeder = AuditActor {
         member_id: None,
+        token_id: None,
         label: "Benchmark data".to_string(),
         client_ip: None,
     };
@@ -361,5 +363,9 @@ pub async fn bench_tokens(
             None,
         )
         .await?;
+    // Fresh planner statistics, as the database's own maintenance would
+    // gather soon after a bulk load (PostgreSQL otherwise plans the list
+    // as if the table were empty for a while).
+    store.analyze().await?;
     Ok(secret.into_exposed())
 }

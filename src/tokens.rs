@@ -73,16 +73,22 @@ impl<'a> Caller<'a> {
     }
 
     fn audit(&self) -> AuditActor {
-        let (member_id, label) = match self.acting {
-            Acting::Member(member) => (Some(member.id.clone()), member.email.clone()),
+        let (member_id, token_id, label) = match self.acting {
+            Acting::Member(member) => (Some(member.id.clone()), None, member.email.clone()),
             Acting::PersonalToken { member, token, .. } => (
                 Some(member.id.clone()),
+                Some(token.id.clone()),
                 format!("{} (API token {})", member.email, token.name),
             ),
-            Acting::ServiceToken { token } => (None, format!("service token {}", token.name)),
+            Acting::ServiceToken { token } => (
+                None,
+                Some(token.id.clone()),
+                format!("service token {}", token.name),
+            ),
         };
         AuditActor {
             member_id,
+            token_id,
             label,
             client_ip: Some(self.client_ip.to_string()),
         }

@@ -14,5 +14,9 @@ CREATE INDEX sessions_by_expiry ON sessions (expires_at);
 -- audit log still name them) but no longer sign in or count.
 ALTER TABLE members ADD COLUMN removed_at BIGINT;
 
+-- The API token an action came through (personal or service), so the log
+-- says which token acted even after it is renamed or deleted.
+ALTER TABLE audit_events ADD COLUMN actor_token_id TEXT;
+
 -- No change log here: PostgreSQL tells every instance what changed with
 -- LISTEN/NOTIFY (see src/store/postgres.rs).

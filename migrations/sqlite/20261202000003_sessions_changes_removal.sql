@@ -18,6 +18,10 @@ DROP TABLE IF EXISTS tower_sessions;
 -- audit log still name them) but no longer sign in or count.
 ALTER TABLE members ADD COLUMN removed_at BIGINT;
 
+-- The API token an action came through (personal or service), so the log
+-- says which token acted even after it is renamed or deleted.
+ALTER TABLE audit_events ADD COLUMN actor_token_id TEXT;
+
 -- What each write changed, in commit order (SQLite has one writer at a
 -- time, so the autoincrementing id is that order). Every process that
 -- serves this file re-reads what others changed into its credential index;

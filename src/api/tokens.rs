@@ -15,7 +15,7 @@ use super::model::{
 };
 use crate::AppState;
 use crate::domain::policy;
-use crate::domain::token::{DEFAULT_API_VERSION, TokenKind, TokenRole};
+use crate::domain::token::{DEFAULT_API_VERSION, TokenKind, TokenRole, validate_old_secret_until};
 use crate::tokens::{self, CreateRequest, ListRequest, TokenError};
 
 /// The `{id}` of a token route, refused with the API's 404.
@@ -333,10 +333,15 @@ pub async fn reset(
     let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let expiry = match params.expiry.as_deref() {
         None | Some("") => None,
-        Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
-            ApiError::bad_request("expiry must be Unix milliseconds, at most one year from now")
-        })?),
+        Some(raw) => Some(
+            raw.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("expiry must be Unix milliseconds"))?,
+        ),
     };
+    // A bad expiry is a bad request whatever the token: checked before it
+    // is looked up (the operation checks again, for every caller).
+    validate_old_secret_until(expiry, state.clock.now_ms())
+        .map_err(|e| ApiError::from(TokenError::Invalid(vec![e])))?;
     let issued = tokens::reset(&state.store, caller.caller(), &id, expiry).await?;
     Ok(Json(TokenJson::new(&issued.token, Some(issued.secret))))
 }

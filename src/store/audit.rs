@@ -12,6 +12,8 @@ use crate::domain::audit::AuditAction;
 pub struct NewAuditEvent<'a> {
     pub action: AuditAction,
     pub actor_member_id: Option<&'a str>,
+    /// The API token the action came through.
+    pub actor_token_id: Option<&'a str>,
     pub actor_email: Option<&'a str>,
     pub token_id: Option<&'a str>,
     pub token_name: Option<&'a str>,
@@ -25,6 +27,7 @@ impl Default for NewAuditEvent<'_> {
         Self {
             action: AuditAction::SignIn,
             actor_member_id: None,
+            actor_token_id: None,
             actor_email: None,
             token_id: None,
             token_name: None,
@@ -57,13 +60,14 @@ pub async fn record_event(
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO audit_events
-            (occurred_at, action, actor_member_id, actor_email, token_id, token_name,
-             source_token_id, client_ip, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            (occurred_at, action, actor_member_id, actor_token_id, actor_email, token_id,
+             token_name, source_token_id, client_ip, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(at_ms)
     .bind(event.action.as_str())
     .bind(event.actor_member_id)
+    .bind(event.actor_token_id)
     .bind(event.actor_email)
     .bind(event.token_id)
     .bind(event.token_name)

@@ -10,6 +10,20 @@ use sqlx::any::AnyPoolOptions;
 
 use super::{Change, Store, StoreResult};
 
+/// What `tell_servers` achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Told {
+    /// The running server applied the change before this returned.
+    Applied,
+    /// Every running instance applies it on its next request.
+    Notified,
+    /// No server is running on this database.
+    NoServer,
+    /// A server seems to run but did not confirm; it applies the change
+    /// within a second by itself.
+    Unconfirmed(String),
+}
+
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
@@ -63,6 +77,18 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// One sync round: when it returns `Ok`, every change committed anywhere
     /// before the round began is in this process's index.
     async fn sync_round(&self, store: &Store) -> StoreResult<()>;
+
+    /// Whether API authentication must wait for a sync round before it
+    /// answers from the index (other serving processes may have written).
+    fn syncs_per_request(&self) -> bool;
+
+    /// Claims the database for serving from this process (`latchkey
+    /// serve`), refusing when that cannot be done safely.
+    async fn claim_serving(&self, store: &Store) -> anyhow::Result<()>;
+
+    /// After a change from the command line: has every running server
+    /// apply it now, and says how that went.
+    async fn tell_servers(&self) -> Told;
 
     /// Records inside the write transaction `conn` that `change` happened
     /// at `at_ms`, for the other processes (delivered when the transaction

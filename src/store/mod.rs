@@ -38,7 +38,7 @@ use sqlx::any::AnyPoolOptions;
 
 use crate::clock::Clock;
 use backend::Backend;
-pub use backend::BackendKind;
+pub use backend::{BackendKind, Told};
 use barrier::Barrier;
 
 pub use audit::{AuditEvent, NewAuditEvent};
@@ -103,6 +103,8 @@ struct Inner {
     index_lock: tokio::sync::Mutex<()>,
     /// Single-flight sync rounds for `authenticate`.
     barrier: Barrier,
+    /// One sync round at a time from `sync_now`.
+    sync_lock: tokio::sync::Mutex<()>,
     clock: Clock,
     /// Names this process in the changes it publishes, so it can skip its
     /// own (it re-read them when it committed).
@@ -132,7 +134,7 @@ impl Store {
         sqlx::any::install_default_drivers();
         let kind = BackendKind::of_url(url)?;
         let backend: Box<dyn Backend> = match kind {
-            BackendKind::Sqlite => Box::new(sqlite::Sqlite::new()),
+            BackendKind::Sqlite => Box::new(sqlite::Sqlite::new(url)),
             BackendKind::Postgres => Box::new(postgres::Postgres::new(url)),
         };
         let pool = backend
@@ -151,6 +153,7 @@ impl Store {
                 index: credentials::CredentialIndex::default(),
                 index_lock: tokio::sync::Mutex::new(()),
                 barrier: Barrier::default(),
+                sync_lock: tokio::sync::Mutex::new(()),
                 clock,
                 instance: crate::domain::random::hex_token(8),
                 tasks: std::sync::Mutex::default(),
@@ -162,18 +165,27 @@ impl Store {
             .start(&store)
             .await
             .context("loading the credential index")?;
-        let barrier = tokio::spawn({
-            let store = store.clone();
-            async move {
-                store
-                    .inner
-                    .barrier
-                    .run(|| store.inner.backend.sync_round(&store))
-                    .await
-            }
-        });
-        store.add_task(barrier);
+        if store.inner.backend.syncs_per_request() {
+            let barrier = tokio::spawn({
+                let store = store.clone();
+                async move { store.inner.barrier.run(|| store.sync_now()).await }
+            });
+            store.add_task(barrier);
+        }
         Ok(store)
+    }
+
+    /// Claims the database for serving from this process: on SQLite, which
+    /// one process serves, a second `latchkey serve` on the same file is
+    /// refused here.
+    pub async fn claim_serving(&self) -> anyhow::Result<()> {
+        self.inner.backend.claim_serving(self).await
+    }
+
+    /// After a change made from the command line: has every running server
+    /// apply it now, and says how that went.
+    pub async fn tell_servers(&self) -> backend::Told {
+        self.inner.backend.tell_servers().await
     }
 
     /// Which database this is.
@@ -236,7 +248,16 @@ impl Store {
                 "the credential index is being reloaded".into(),
             ));
         }
+        if !self.inner.backend.syncs_per_request() {
+            return Ok(());
+        }
         self.inner.barrier.wait(SYNC_TIMEOUT).await
+    }
+
+    /// Runs one sync round now (one at a time).
+    pub(crate) async fn sync_now(&self) -> StoreResult<()> {
+        let _one_at_a_time = self.inner.sync_lock.lock().await;
+        self.inner.backend.sync_round(self).await
     }
 
     /// A transaction that writes. SQLite takes the write lock at its first
@@ -326,6 +347,12 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Refreshes the query planner's statistics (after a bulk load).
+    pub async fn analyze(&self) -> StoreResult<()> {
+        sqlx::query("ANALYZE").execute(self.pool()).await?;
+        Ok(())
     }
 
     /// Stops the background tasks and closes every connection (SQLite:

@@ -29,7 +29,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, watch};
 
-use super::backend::{Backend, BackendKind};
+use super::backend::{Backend, BackendKind, Told};
 use super::{Change, Store, StoreError, StoreResult};
 
 /// The channel every process's changes travel on.
@@ -244,6 +244,21 @@ impl Backend for Postgres {
                 ))
             }
         }
+    }
+
+    fn syncs_per_request(&self) -> bool {
+        true
+    }
+
+    async fn claim_serving(&self, _store: &Store) -> anyhow::Result<()> {
+        // Any number of instances may serve one PostgreSQL database.
+        Ok(())
+    }
+
+    async fn tell_servers(&self) -> Told {
+        // The commit's notification reached every instance's LISTEN, and an
+        // instance answers no API request before it has applied it.
+        Told::Notified
     }
 
     async fn publish(

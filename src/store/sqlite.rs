@@ -1,9 +1,21 @@
 //! The SQLite backend: one file, one serving process (plus the occasional
-//! `latchkey member …` command). Writers take the database lock when their
-//! transaction begins, so commits happen one at a time and a change log
-//! with an autoincrementing id lists them in commit order; a sync round
-//! reads what is new in it.
+//! `latchkey member …` command).
+//!
+//! The serving process holds an exclusive lock on `<file>.serving`, so a
+//! second `latchkey serve` on the same file is refused (several instances
+//! need PostgreSQL). Its own writes update its credential index as they
+//! commit, so API authentication needs no database read at all.
+//!
+//! Writers take the database lock when their transaction begins, so commits
+//! happen one at a time and a change log with an autoincrementing id lists
+//! them in commit order. A command that changes something (say `member
+//! remove`) then asks the server, over the Unix socket `<file>.control`, to
+//! read what is new in the log, and returns once it has: the change is in
+//! force on the server's very next request. The server also reads the log
+//! every second, in case a command could not reach it.
 
+use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
@@ -13,7 +25,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyConnection, Executor, Row};
 
-use super::backend::{Backend, BackendKind};
+use super::backend::{Backend, BackendKind, Told};
 use super::{Change, Store, StoreResult};
 
 /// How long change-log rows are kept: far longer than any sync round is
@@ -23,13 +35,66 @@ const KEEP_CHANGES: Duration = Duration::from_secs(60 * 60);
 pub(super) struct Sqlite {
     /// The newest change-log id this process has applied.
     cursor: AtomicI64,
+    /// The database file (`None` for an in-memory database).
+    file: Option<PathBuf>,
+    /// The serving lock, held for as long as this process serves.
+    serving: Mutex<Option<std::fs::File>>,
 }
 
 impl Sqlite {
-    pub fn new() -> Self {
+    pub fn new(url: &str) -> Self {
         Sqlite {
             cursor: AtomicI64::new(0),
+            file: database_file(url),
+            serving: Mutex::new(None),
         }
+    }
+
+    fn sibling(&self, suffix: &str) -> Option<PathBuf> {
+        self.file.as_ref().map(|f| {
+            let mut name = f.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        })
+    }
+}
+
+/// The file a `sqlite:` URL names (`sqlite://a/b.db?mode=rwc` → `a/b.db`).
+fn database_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| PathBuf::from(path))
+}
+
+/// Serves `sync` requests from `latchkey member …` commands on the control
+/// socket: reads the change log, then answers `ok`.
+async fn control(listener: tokio::net::UnixListener, store: Store) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let store = store.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut line = String::new();
+            let read = tokio::time::timeout(
+                Duration::from_secs(5),
+                BufReader::new(read.take(64)).read_line(&mut line),
+            )
+            .await;
+            let answer = match read {
+                Ok(Ok(_)) if line.trim() == "sync" => match store.sync_now().await {
+                    Ok(()) => "ok\n".to_string(),
+                    Err(e) => format!("error {e}\n"),
+                },
+                _ => "error unknown request\n".to_string(),
+            };
+            let _ = write.write_all(answer.as_bytes()).await;
+        });
     }
 }
 
@@ -101,6 +166,91 @@ impl Backend for Sqlite {
         });
         store.add_task(pruner);
         Ok(())
+    }
+
+    fn syncs_per_request(&self) -> bool {
+        // Only this process serves (the serving lock), its own writes are in
+        // the index when they commit, and commands tell it of theirs.
+        false
+    }
+
+    async fn claim_serving(&self, store: &Store) -> anyhow::Result<()> {
+        let (Some(lock_path), Some(socket_path)) =
+            (self.sibling(".serving"), self.sibling(".control"))
+        else {
+            return Ok(());
+        };
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("opening {}", lock_path.display()))?;
+        if lock.try_lock().is_err() {
+            anyhow::bail!(
+                "another `latchkey serve` is already serving {} (it holds {}). SQLite serves \
+                 from one process; to run several instances, use PostgreSQL",
+                self.file
+                    .as_ref()
+                    .map(|f| f.display().to_string())
+                    .unwrap_or_default(),
+                lock_path.display()
+            );
+        }
+        *self.serving.lock().unwrap_or_else(|p| p.into_inner()) = Some(lock);
+        // Whatever socket is there belongs to a server that is gone (the
+        // lock says so).
+        let _ = std::fs::remove_file(&socket_path);
+        match tokio::net::UnixListener::bind(&socket_path) {
+            Ok(listener) => {
+                use std::os::unix::fs::PermissionsExt;
+                let _ =
+                    std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600));
+                store.add_task(tokio::spawn(control(listener, store.clone())));
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                socket = %socket_path.display(),
+                "no control socket: changes made with `latchkey member …` apply within a second"
+            ),
+        }
+        // The catch-all: a command that could not reach the socket.
+        let poller = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = store.sync_now().await {
+                        tracing::debug!(error = %e, "reading the change log failed; will retry");
+                    }
+                }
+            }
+        });
+        store.add_task(poller);
+        Ok(())
+    }
+
+    async fn tell_servers(&self) -> Told {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let Some(socket_path) = self.sibling(".control") else {
+            return Told::NoServer;
+        };
+        let Ok(mut stream) = tokio::net::UnixStream::connect(&socket_path).await else {
+            return Told::NoServer;
+        };
+        let exchange = async {
+            stream.write_all(b"sync\n").await?;
+            let mut line = String::new();
+            BufReader::new(stream).read_line(&mut line).await?;
+            std::io::Result::Ok(line)
+        };
+        match tokio::time::timeout(Duration::from_secs(5), exchange).await {
+            Ok(Ok(line)) if line.trim() == "ok" => Told::Applied,
+            Ok(Ok(line)) => Told::Unconfirmed(line.trim().to_string()),
+            Ok(Err(e)) => Told::Unconfirmed(e.to_string()),
+            Err(_) => Told::Unconfirmed("the server did not answer within 5 s".into()),
+        }
     }
 
     async fn sync_round(&self, store: &Store) -> StoreResult<()> {

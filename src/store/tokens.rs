@@ -49,6 +49,8 @@ impl Token {
 #[derive(Debug, Clone)]
 pub struct AuditActor {
     pub member_id: Option<String>,
+    /// The API token the action came through, if any.
+    pub token_id: Option<String>,
     pub label: String,
     pub client_ip: Option<String>,
 }
@@ -218,6 +220,7 @@ fn audit_event<'a>(
     NewAuditEvent {
         action,
         actor_member_id: actor.member_id.as_deref(),
+        actor_token_id: actor.token_id.as_deref(),
         actor_email: Some(&actor.label),
         token_id: Some(token_id),
         token_name: Some(token_name),

@@ -308,6 +308,17 @@ impl IntoResponse for PageError {
 /// What a 503 tells clients to wait before trying again.
 pub const RETRY_AFTER_SECS: u64 = 2;
 
+/// A page with `status`. A template that fails to render becomes the 500
+/// error page, never an empty or bare answer.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            PageError::Internal(anyhow::Error::new(e).context("rendering a page")).into_response()
+        }
+    }
+}
+
 pub async fn not_found() -> PageError {
     PageError::NotFound
 }

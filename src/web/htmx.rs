@@ -29,11 +29,10 @@ struct StatusOob<'a> {
 }
 
 /// A message inside the dialog, with a way out: what htmx requests get when
-/// an action is refused or fails.
+/// an action is refused or fails (framed like every dialog).
 #[derive(Template)]
 #[template(path = "partials/dialog_message.html")]
 struct DialogMessage<'a> {
-    title: &'a str,
     message: &'a str,
 }
 
@@ -141,10 +140,18 @@ pub async fn errors_as_dialogs(req: Request, next: Next) -> Response {
         return res;
     };
     let message = DialogMessage {
-        title: &dialog.title,
         message: &dialog.message,
     };
-    match message.render() {
+    let framed = message.render().and_then(|body| {
+        DialogFrame {
+            heading: &dialog.title,
+            role: "alertdialog",
+            return_focus: None,
+            body: &body,
+        }
+        .render()
+    });
+    match framed {
         Ok(html) => {
             let mut dialog_res = HtmxResponse {
                 status: res.status(),

@@ -1,7 +1,6 @@
 //! Signing in and out.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -9,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::error::PageError;
+use super::error::{PageError, render};
 use super::form::WebForm;
 use super::layout::Layout;
 use super::session::{CSRF_TOKEN, MEMBER_ID, csrf_token, new_csrf_token};
@@ -23,7 +22,7 @@ use crate::store::NewAuditEvent;
 
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage {
     pub layout: Layout,
@@ -61,14 +60,14 @@ pub async fn show(
     let notice = query
         .and_then(|q| q.signed_out)
         .map(|_| "You have signed out.".to_string());
-    Ok(LoginPage {
+    let page = LoginPage {
         layout: Layout::public("Sign in", csrf_token(&session).await?),
         email: String::new(),
         next,
         error: None,
         notice,
-    }
-    .into_response())
+    };
+    Ok(render(StatusCode::OK, &page))
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,7 +105,7 @@ pub async fn submit(
             error: Some(format!("Too many sign-in attempts, try again in {secs} s")),
             notice: None,
         };
-        let mut res = (StatusCode::TOO_MANY_REQUESTS, page).into_response();
+        let mut res = render(StatusCode::TOO_MANY_REQUESTS, &page);
         res.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         return Ok(res);
@@ -147,7 +146,7 @@ pub async fn submit(
                 error: Some(INVALID_CREDENTIALS.to_string()),
                 notice: None,
             };
-            return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+            return Ok(render(StatusCode::UNAUTHORIZED, &page));
         }
     };
 

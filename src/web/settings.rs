@@ -2,14 +2,13 @@
 //! `web::tokens`.)
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
-use super::error::PageError;
+use super::error::{PageError, render};
 use super::layout::{Layout, Section};
 use super::session::SignedIn;
 use crate::AppState;
@@ -67,7 +66,7 @@ fn format_readable(t: time::OffsetDateTime) -> String {
     t.format(&fmt).unwrap_or_default()
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "audit.html")]
 pub struct AuditPage {
     pub layout: Layout,
@@ -110,7 +109,7 @@ pub async fn audit_log(
             last_shown: 0,
             token_filter: None,
         };
-        return Ok((StatusCode::FORBIDDEN, page).into_response());
+        return Ok(render(StatusCode::FORBIDDEN, &page));
     }
     let query = query.ok().map(|Query(q)| q);
     // Only a well-formed id narrows the log; anything else shows everything.
@@ -145,16 +144,18 @@ pub async fn audit_log(
     };
     let pages = ((total + AUDIT_PAGE_SIZE - 1) / AUDIT_PAGE_SIZE).max(1);
     let shown = events.len() as i64;
-    Ok(AuditPage {
-        layout,
-        allowed: true,
-        rows: events.into_iter().map(AuditRow::from).collect(),
-        total,
-        page,
-        pages,
-        first_shown: if shown > 0 { offset + 1 } else { 0 },
-        last_shown: offset + shown,
-        token_filter,
-    }
-    .into_response())
+    Ok(render(
+        StatusCode::OK,
+        &AuditPage {
+            layout,
+            allowed: true,
+            rows: events.into_iter().map(AuditRow::from).collect(),
+            total,
+            page,
+            pages,
+            first_shown: if shown > 0 { offset + 1 } else { 0 },
+            last_shown: offset + shown,
+            token_filter,
+        },
+    ))
 }

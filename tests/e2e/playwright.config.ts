@@ -32,6 +32,12 @@ export default defineConfig({
     url: `http://127.0.0.1:${port}/healthz`,
     timeout: 60_000,
     reuseExistingServer: false,
-    env: { E2E_PORT: port, E2E_PASSWORD: PASSWORD, RUST_LOG: 'warn' },
+    env: {
+      E2E_PORT: port,
+      E2E_PASSWORD: PASSWORD,
+      RUST_LOG: 'warn',
+      // Set to a PostgreSQL server URL to run the specs on PostgreSQL.
+      E2E_POSTGRES: process.env.E2E_POSTGRES ?? '',
+    },
   },
 });

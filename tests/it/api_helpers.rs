@@ -79,6 +79,18 @@ pub async fn spawn_api() -> anyhow::Result<(ApiApp, Members)> {
     Ok((ApiApp::from(app), members))
 }
 
+impl ApiApp {
+    /// Another handle on the same running server.
+    pub fn another_handle(&self) -> ApiApp {
+        ApiApp {
+            addr: self.addr,
+            state: self.state.clone(),
+            client: bare_client(),
+            db: self.db.clone(),
+        }
+    }
+}
+
 impl From<TestApp> for ApiApp {
     fn from(app: TestApp) -> Self {
         ApiApp {

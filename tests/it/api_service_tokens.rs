@@ -73,3 +73,53 @@ async fn a_service_token_cannot_act_as_its_creator() -> TestResult {
     assert_eq!(made["memberId"], m.owner.id.as_str());
     Ok(())
 }
+
+/// The audit log names the token an API change came through: a service
+/// token by its id (it is no member), a personal token with its member.
+#[tokio::test]
+async fn the_audit_log_names_the_token_that_acted() -> TestResult {
+    let (app, m) = spawn_api().await?;
+    let service = app
+        .issue(&m.owner, "org script", TokenKind::Service, TokenRole::Admin)
+        .await?;
+    let personal = app
+        .issue(
+            &m.admin,
+            "admin laptop",
+            TokenKind::Personal,
+            TokenRole::Admin,
+        )
+        .await?;
+    for (secret, name) in [
+        (&service.secret, "by script"),
+        (&personal.secret, "by laptop"),
+    ] {
+        app.post_json(
+            "tokens",
+            secret,
+            &json!({"name": name, "role": "reader", "serviceToken": true}),
+        )
+        .await?
+        .expect(StatusCode::CREATED)?;
+    }
+    let row = |name: &'static str| {
+        sqlx::query_as::<_, (Option<String>, Option<String>, Option<String>)>(
+            "SELECT actor_member_id, actor_token_id, actor_email FROM audit_events
+             WHERE action = 'token_created' AND token_name = $1",
+        )
+        .bind(name)
+        .fetch_one(app.db.sql())
+    };
+    let (member, token, label) = row("by script").await?;
+    assert_eq!(member, None, "a service token is no member");
+    assert_eq!(token.as_deref(), Some(service.token.id.as_str()));
+    assert_eq!(label.as_deref(), Some("service token org script"));
+    let (member, token, label) = row("by laptop").await?;
+    assert_eq!(member.as_deref(), Some(m.admin.id.as_str()));
+    assert_eq!(token.as_deref(), Some(personal.token.id.as_str()));
+    assert_eq!(
+        label.as_deref(),
+        Some(format!("{} (API token admin laptop)", m.admin.email).as_str())
+    );
+    Ok(())
+}

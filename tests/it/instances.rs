@@ -1,15 +1,19 @@
-//! Two Latchkey instances on one database behave as one: shared sessions,
-//! a change through either is seen by the other on the very next request,
-//! and concurrent changes through both end with one winner and an audit log
-//! that says exactly what happened. Runs on both backends (on SQLite, two
-//! processes serving one file); the PostgreSQL pass is the one that matters
-//! for deployments behind a load balancer.
+//! Two Latchkey instances on one PostgreSQL database behave as one: shared
+//! sessions, a change through either is seen by the other on the very next
+//! request, and concurrent changes through both end with one winner and an
+//! audit log that says exactly what happened.
+//!
+//! SQLite serves from one process: on its pass a second instance must be
+//! refused, and "both instances" are two handles on the one server, so the
+//! same races still run (within one process) and the command line still
+//! has to reach it.
 
 use std::sync::Arc;
 
 use anyhow::{Context, ensure};
 use latchkey::domain::MemberRole;
 use latchkey::domain::token::{TokenKind, TokenRole};
+use latchkey::store::BackendKind;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -18,11 +22,30 @@ use tokio::task::JoinSet;
 
 use crate::helpers::{HOME, OWNER_EMAIL, TestResult, browser, launch, spawn_app};
 
-/// Instance A (with the team) and instance B on the same database.
+/// Instance A (with the team) and instance B on the same database; on
+/// SQLite, B is A again (and a real second instance is refused).
 async fn two_instances() -> anyhow::Result<(ApiApp, ApiApp, Members)> {
     let (a, members) = spawn_api().await?;
-    let b = ApiApp::from(launch(Arc::clone(&a.db.db), &[]).await?);
+    let b = match crate::db::backend() {
+        BackendKind::Postgres => ApiApp::from(launch(Arc::clone(&a.db.db), &[]).await?),
+        BackendKind::Sqlite => {
+            second_sqlite_instance_is_refused(&a).await?;
+            a.another_handle()
+        }
+    };
     Ok((a, b, members))
+}
+
+async fn second_sqlite_instance_is_refused(a: &ApiApp) -> TestResult {
+    let refused = match launch(Arc::clone(&a.db.db), &[]).await {
+        Ok(_) => anyhow::bail!("a second instance started on one SQLite file"),
+        Err(e) => format!("{e:#}"),
+    };
+    ensure!(
+        refused.contains("already serving") && refused.contains("PostgreSQL"),
+        "the refusal says why and what to do instead: {refused}"
+    );
+    Ok(())
 }
 
 async fn audit_count(app: &ApiApp, action: &str, token_id: &str) -> anyhow::Result<i64> {
@@ -38,6 +61,9 @@ async fn audit_count(app: &ApiApp, action: &str, token_id: &str) -> anyhow::Resu
 #[tokio::test]
 async fn a_session_started_on_one_instance_works_and_ends_on_the_other() -> TestResult {
     let a = spawn_app().await?;
+    if crate::db::backend() == BackendKind::Sqlite {
+        return second_sqlite_instance_is_refused(&ApiApp::from(a)).await;
+    }
     let b = launch(Arc::clone(&a.store.db), &[]).await?;
     // Cookies are not port-specific: the one jar talks to both, as a
     // browser behind a load balancer would.
@@ -339,7 +365,7 @@ async fn the_command_line_changes_members_on_running_instances_at_once() -> Test
     for app in [&a, &b] {
         ensure!(app.identity(&writer.secret).await?["role"] == "writer");
     }
-    latchkey_cli(
+    let said = latchkey_cli(
         &a.db.db.url,
         &[
             "member",
@@ -349,26 +375,33 @@ async fn the_command_line_changes_members_on_running_instances_at_once() -> Test
             "--role",
             "reader",
         ],
-    )?;
+    )
+    .await?;
     for app in [&a, &b] {
         ensure!(
             app.identity(&writer.secret).await?["role"] == "reader",
-            "set-role from the command line reached {}",
+            "set-role from the command line reached {} ({said})",
             app.addr
         );
     }
     let said = latchkey_cli(
         &a.db.db.url,
         &["member", "remove", "--email", crate::api_helpers::READER],
-    )?;
+    )
+    .await?;
     ensure!(said.contains("1 personal token deleted"), "{said}");
+    let confirmation = match crate::db::backend() {
+        BackendKind::Sqlite => "The running server applied it.",
+        BackendKind::Postgres => "Every running instance applies it on its next request.",
+    };
+    ensure!(said.contains(confirmation), "{said}");
     for app in [&a, &b] {
         app.get("caller-identity", &reader.secret)
             .await?
             .expect_error(StatusCode::UNAUTHORIZED, "unauthorized")?;
     }
     // The last Owner stays.
-    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"))
         .args([
             "member",
             "remove",
@@ -377,7 +410,8 @@ async fn the_command_line_changes_members_on_running_instances_at_once() -> Test
             "--email",
             crate::api_helpers::OWNER,
         ])
-        .output()?;
+        .output()
+        .await?;
     ensure!(
         !refused.status.success(),
         "removing the only Owner succeeded"
@@ -391,10 +425,12 @@ async fn the_command_line_changes_members_on_running_instances_at_once() -> Test
 }
 
 /// Runs `latchkey ARGS --database URL`, which must succeed; its stdout.
-fn latchkey_cli(url: &str, args: &[&str]) -> anyhow::Result<String> {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
+/// (Without blocking the runtime: the servers under test run on it, and
+/// the command waits for them.)
+async fn latchkey_cli(url: &str, args: &[&str]) -> anyhow::Result<String> {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_latchkey"));
     command.args(args).args(["--database", url]);
-    let out = command.output().context("running latchkey")?;
+    let out = command.output().await.context("running latchkey")?;
     ensure!(
         out.status.success(),
         "latchkey {args:?} failed: {}",
@@ -425,7 +461,7 @@ async fn terminate_connections(admin: &sqlx::AnyPool, database: &str) -> anyhow:
 #[tokio::test]
 async fn losing_postgres_is_503_until_it_returns_and_never_accepts_a_revoked_secret() -> TestResult
 {
-    if crate::db::backend() != latchkey::store::BackendKind::Postgres {
+    if crate::db::backend() != BackendKind::Postgres {
         return Ok(());
     }
     let (a, b, m) = two_instances().await?;

@@ -164,6 +164,7 @@ pub async fn seed_token(
     };
     let actor = AuditActor {
         member_id: Some(member.id.clone()),
+        token_id: None,
         label: member.email.clone(),
         client_ip: None,
     };

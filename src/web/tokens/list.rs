@@ -3,9 +3,10 @@
 //! the query string so a view can be bookmarked.
 
 use askama::Template;
-use askama_web::WebTemplate;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::row::TokenRow;
@@ -13,7 +14,7 @@ use crate::AppState;
 use crate::domain::policy;
 use crate::domain::token::{TokenKind, TokenRole};
 use crate::tokens::{self, ListRequest};
-use crate::web::error::PageError;
+use crate::web::error::{PageError, render};
 use crate::web::flash::{self, PendingSecret};
 use crate::web::format::thousands;
 use crate::web::layout::{Layout, Section};
@@ -99,7 +100,7 @@ impl ListState {
     }
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Template)]
 #[template(path = "tokens/page.html")]
 pub struct AuthorizationPage {
     pub layout: Layout,
@@ -126,7 +127,7 @@ pub async fn authorization_page(
     State(state): State<AppState>,
     signed_in: SignedIn,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<AuthorizationPage, PageError> {
+) -> Result<Response, PageError> {
     let list_state = ListState::from_query(query.map(|Query(q)| q).unwrap_or_default());
     let caller = signed_in.caller();
     let actor = signed_in.actor();
@@ -159,23 +160,26 @@ pub async fn authorization_page(
     let (flash, new_secret) = flash::take(&signed_in.session, &state.pending_secrets).await?;
     let shown = rows.len() as i64;
     let is_admin = policy::can_see_all_members_tokens(actor);
-    Ok(AuthorizationPage {
-        layout: Layout {
-            flash,
-            ..signed_in.layout("Authorization", Section::Authorization)
+    Ok(render(
+        StatusCode::OK,
+        &AuthorizationPage {
+            layout: Layout {
+                flash,
+                ..signed_in.layout("Authorization", Section::Authorization)
+            },
+            can_create: policy::can_manage_tokens(actor).is_ok(),
+            is_admin,
+            state: ListState {
+                all: list_state.all && is_admin,
+                ..list_state
+            },
+            total,
+            total_text: thousands(total),
+            first_shown: thousands(if shown > 0 { offset + 1 } else { 0 }),
+            last_shown: thousands(offset + shown),
+            pages,
+            rows,
+            new_secret,
         },
-        can_create: policy::can_manage_tokens(actor).is_ok(),
-        is_admin,
-        state: ListState {
-            all: list_state.all && is_admin,
-            ..list_state
-        },
-        total,
-        total_text: thousands(total),
-        first_shown: thousands(if shown > 0 { offset + 1 } else { 0 }),
-        last_shown: thousands(offset + shown),
-        pages,
-        rows,
-        new_secret,
-    })
+    ))
 }
