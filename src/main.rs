@@ -233,7 +233,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", config.listen))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     print_banner(addr, &seeded);
-    tracing::info!(%addr, database = %config.database_url, "latchkey is serving");
+    tracing::info!(%addr, database = %latchkey::store::redact(&config.database_url), "latchkey is serving");
     app.serve(listener, latchkey::shutdown_signal()).await
 }
 

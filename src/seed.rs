@@ -7,7 +7,7 @@ use crate::domain::password::{hash_password, validate_new_password};
 use crate::domain::secret::NewSecret;
 use crate::domain::token::{TokenKind, TokenRole};
 use crate::domain::{MemberRole, random};
-use crate::store::{AuditActor, Member, NewToken, Store, TokenFields};
+use crate::store::{AuditActor, Member, NewToken, Store, StoreError, TokenFields};
 
 /// A member created by this start. `password` is set when it was generated
 /// here and must be shown once; an operator-supplied one is never echoed.
@@ -59,9 +59,16 @@ pub async fn first_members(
         None => ("owner@localhost".to_string(), random::base62(20), true),
     };
     let (email, password, generated) = owner;
-    let owner_member = store
+    let owner_member = match store
         .create_member(&email, MemberRole::Owner, &hash_password(&password)?, None)
-        .await?;
+        .await
+    {
+        Ok(member) => member,
+        // Another instance, started at the same moment on the same empty
+        // database, seeded it first.
+        Err(StoreError::Conflict(_)) => return Ok(Seeded::default()),
+        Err(e) => return Err(e.into()),
+    };
     out.push(SeededMember {
         role: MemberRole::Owner,
         email,

@@ -18,5 +18,8 @@ ALTER TABLE members ADD COLUMN removed_at BIGINT;
 -- says which token acted even after it is renamed or deleted.
 ALTER TABLE audit_events ADD COLUMN actor_token_id TEXT;
 
+-- The log filtered by token also lists the clones made from it.
+CREATE INDEX audit_events_by_source ON audit_events (source_token_id, occurred_at DESC);
+
 -- No change log here: PostgreSQL tells every instance what changed with
 -- LISTEN/NOTIFY (see src/store/postgres.rs).

@@ -22,6 +22,9 @@ ALTER TABLE members ADD COLUMN removed_at BIGINT;
 -- says which token acted even after it is renamed or deleted.
 ALTER TABLE audit_events ADD COLUMN actor_token_id TEXT;
 
+-- The log filtered by token also lists the clones made from it.
+CREATE INDEX audit_events_by_source ON audit_events (source_token_id, occurred_at DESC);
+
 -- What each write changed, in commit order (SQLite has one writer at a
 -- time, so the autoincrementing id is that order). Every process that
 -- serves this file re-reads what others changed into its credential index;

@@ -3,6 +3,7 @@
 
 use sqlx::{AnyConnection, Row};
 
+use super::sql::Sql;
 use super::{Store, StoreError, StoreResult};
 use crate::domain::audit::AuditAction;
 
@@ -94,25 +95,32 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<AuditEvent>, i64)> {
-        let filter = "($1 IS NULL OR token_id = $1 OR source_token_id = $1)";
-        let total: i64 =
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM audit_events WHERE {filter}"))
-                .bind(token_id)
-                .fetch_one(self.pool())
-                .await?;
-        let rows = sqlx::query(&format!(
+        // Only the conditions that apply: a `$1 IS NULL OR …` filter would
+        // leave PostgreSQL's generic plan scanning the whole table.
+        let filter = |sql: &mut Sql| {
+            if let Some(id) = token_id {
+                sql.push(" WHERE (token_id = ")
+                    .bind_text(id)
+                    .push(" OR source_token_id = ")
+                    .bind_text(id)
+                    .push(")");
+            }
+        };
+        let mut count = Sql::new("SELECT COUNT(*) FROM audit_events");
+        filter(&mut count);
+        let total = count.query_int().fetch_one(self.pool()).await?;
+        let mut select = Sql::new(
             "SELECT id, occurred_at, action, actor_email, token_id, token_name,
                     source_token_id, client_ip, detail
-             FROM audit_events
-             WHERE {filter}
-             ORDER BY occurred_at DESC, id DESC
-             LIMIT $2 OFFSET $3"
-        ))
-        .bind(token_id)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(self.pool())
-        .await?;
+             FROM audit_events",
+        );
+        filter(&mut select);
+        select
+            .push(" ORDER BY occurred_at DESC, id DESC LIMIT ")
+            .bind_int(limit)
+            .push(" OFFSET ")
+            .bind_int(offset);
+        let rows = select.query().fetch_all(self.pool()).await?;
         let events = rows
             .iter()
             .map(|row| {

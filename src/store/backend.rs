@@ -109,8 +109,9 @@ pub(crate) trait Backend: Send + Sync + 'static {
     fn begin_snapshot(&self) -> &'static str;
 
     /// Appended to a SELECT in a write transaction to lock the rows it
-    /// reads from the table aliased `alias`.
-    fn lock_rows(&self, alias: &str) -> String;
+    /// reads from the table aliased `alias` (`shared`: against changes
+    /// only).
+    fn lock_rows(&self, alias: &str, shared: bool) -> String;
 
     /// Whether changes from other processes are reaching this one.
     fn is_healthy(&self) -> bool;

@@ -140,8 +140,7 @@ impl Store {
         .await?;
         let changes = [Change::Member(member.id.clone())];
         self.publish(&mut tx, &changes).await?;
-        tx.commit().await?;
-        self.committed(&changes).await;
+        self.commit(tx, &changes).await?;
         Ok(member)
     }
 
@@ -153,25 +152,26 @@ impl Store {
         id: &str,
         new_role: Option<MemberRole>,
     ) -> StoreResult<Member> {
-        let lock = self.lock_rows("m");
-        let member = sqlx::query(&format!(
-            "SELECT {MEMBER_COLUMNS} FROM members m WHERE id = $1 AND removed_at IS NULL{lock}"
+        // The member and every Owner, locked in one statement and in id
+        // order (so two changes at once queue rather than deadlock), and so
+        // two Owners demoted at once cannot both see the other still there.
+        let rows = sqlx::query(&format!(
+            "SELECT {MEMBER_COLUMNS} FROM members m
+             WHERE (id = $1 OR role = 'owner') AND removed_at IS NULL
+             ORDER BY id{}",
+            self.lock_rows("m")
         ))
         .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .as_ref()
-        .map(member_from_row)
-        .transpose()?
-        .ok_or(StoreError::NotFound)?;
-        // Locked too, so two Owners demoted at once cannot both see the
-        // other still there.
-        let owners = sqlx::query(&format!(
-            "SELECT id FROM members m WHERE role = 'owner' AND removed_at IS NULL{lock}"
-        ))
         .fetch_all(&mut *tx)
         .await?
-        .len();
+        .iter()
+        .map(member_from_row)
+        .collect::<StoreResult<Vec<_>>>()?;
+        let owners = rows.iter().filter(|m| m.role == MemberRole::Owner).count();
+        let member = rows
+            .into_iter()
+            .find(|m| m.id == id)
+            .ok_or(StoreError::NotFound)?;
         policy::keeps_an_owner(owners as i64, member.role, new_role)
             .map_err(|d| StoreError::Conflict(d.0))?;
         Ok(member)
@@ -214,8 +214,7 @@ impl Store {
         .await?;
         let changes = [Change::Member(id.to_string())];
         self.publish(&mut tx, &changes).await?;
-        tx.commit().await?;
-        self.committed(&changes).await;
+        self.commit(tx, &changes).await?;
         Ok(Member { role, ..before })
     }
 
@@ -232,9 +231,14 @@ impl Store {
         let now = self.now_ms();
         let mut tx = self.begin_write().await?;
         let member = self.lock_for_change(&mut tx, id, None).await?;
-        let personal: Vec<(String, String)> = sqlx::query(
-            "SELECT id, name FROM tokens WHERE member_id = $1 AND kind = 'personal' ORDER BY id",
-        )
+        // Locked (in id order, like every token write) before their secrets
+        // are touched, so a delete or reset of one of them at the same time
+        // either finishes first or waits.
+        let personal: Vec<(String, String)> = sqlx::query(&format!(
+            "SELECT id, name FROM tokens t WHERE member_id = $1 AND kind = 'personal'
+             ORDER BY id{}",
+            self.lock_rows("t")
+        ))
         .bind(id)
         .fetch_all(&mut *tx)
         .await?
@@ -243,15 +247,21 @@ impl Store {
         .collect::<StoreResult<_>>()?;
         let (actor_member_id, actor_email) = actor_fields(actor);
         let mut changes = vec![Change::Member(id.to_string())];
+        let mut deleted = 0;
         for (token_id, name) in &personal {
             sqlx::query("DELETE FROM token_secrets WHERE token_id = $1")
                 .bind(token_id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("DELETE FROM tokens WHERE id = $1")
+            let gone = sqlx::query("DELETE FROM tokens WHERE id = $1")
                 .bind(token_id)
                 .execute(&mut *tx)
                 .await?;
+            if gone.rows_affected() == 0 {
+                // Deleted by someone else just before: theirs to audit.
+                continue;
+            }
+            deleted += 1;
             record_event(
                 &mut tx,
                 &NewAuditEvent {
@@ -284,11 +294,10 @@ impl Store {
                 actor_member_id,
                 actor_email,
                 detail: Some(format!(
-                    "{} ({}); {} personal token{} deleted",
+                    "{} ({}); {deleted} personal token{} deleted",
                     member.email,
                     member.role.label(),
-                    personal.len(),
-                    if personal.len() == 1 { "" } else { "s" }
+                    if deleted == 1 { "" } else { "s" }
                 )),
                 ..NewAuditEvent::default()
             },
@@ -296,9 +305,8 @@ impl Store {
         )
         .await?;
         self.publish(&mut tx, &changes).await?;
-        tx.commit().await?;
-        self.committed(&changes).await;
-        Ok((member, personal.len()))
+        self.commit(tx, &changes).await?;
+        Ok((member, deleted))
     }
 
     /// A current member by id.

@@ -275,7 +275,13 @@ impl Store {
     /// Appended to a SELECT inside a write transaction to lock what it reads
     /// from the table aliased `alias` until the transaction ends.
     pub(crate) fn lock_rows(&self, alias: &str) -> String {
-        self.inner.backend.lock_rows(alias)
+        self.inner.backend.lock_rows(alias, false)
+    }
+
+    /// Like `lock_rows`, but shared: others may read and share-lock too,
+    /// only changes wait.
+    pub(crate) fn share_rows(&self, alias: &str) -> String {
+        self.inner.backend.lock_rows(alias, true)
     }
 
     /// Records `changes` inside the write transaction `conn`, for the other
@@ -310,6 +316,20 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Commits a write and re-reads what it changed into the index. The
+    /// re-read happens even when the commit's answer was lost (the
+    /// connection broke after the database committed): the index then holds
+    /// whatever is true, rather than what this process assumed.
+    pub(crate) async fn commit(
+        &self,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+        changes: &[Change],
+    ) -> StoreResult<()> {
+        let committed = tx.commit().await;
+        self.committed(changes).await;
+        Ok(committed?)
     }
 
     /// After a write committed: brings this process's index up to date. A

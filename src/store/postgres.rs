@@ -52,7 +52,12 @@ struct Feed {
     /// feed is following (a drop wakes waiting rounds at once).
     confirmed: watch::Sender<(u64, bool)>,
     next_round: AtomicU64,
-    /// Asks the LISTEN task to reconnect (a round went unanswered).
+    /// Counts LISTEN connections: a request to reconnect names the one it
+    /// gave up on, so a stale request cannot break a newer connection.
+    connection: AtomicU64,
+    /// The connection a round gave up on (0: none).
+    given_up_on: AtomicU64,
+    /// Wakes the LISTEN task when a round gives up.
     reconnect: Notify,
 }
 
@@ -64,6 +69,8 @@ impl Postgres {
                 following: AtomicBool::new(false),
                 confirmed: watch::Sender::new((0, false)),
                 next_round: AtomicU64::new(0),
+                connection: AtomicU64::new(0),
+                given_up_on: AtomicU64::new(0),
                 reconnect: Notify::new(),
             }),
         }
@@ -71,6 +78,12 @@ impl Postgres {
 }
 
 impl Feed {
+    /// A new LISTEN connection is in use.
+    fn connected(&self) {
+        self.connection.fetch_add(1, Ordering::SeqCst);
+        self.set_following(true);
+    }
+
     fn set_following(&self, following: bool) {
         self.following.store(following, Ordering::SeqCst);
         self.confirmed.send_modify(|c| c.1 = following);
@@ -113,9 +126,10 @@ async fn handle(feed: &Feed, store: &Store, channel: &str, payload: &str) -> Sto
         "token" => Change::Token(id.to_string()),
         "member" => Change::Member(id.to_string()),
         _ => {
-            return Err(StoreError::Corrupt(format!(
-                "change notification {payload:?}"
-            )));
+            // A newer version of Latchkey changed something this one has
+            // no name for (a rolling upgrade): re-read everything.
+            tracing::warn!(payload, "unknown change notification; reloading the index");
+            return store.reload_credentials().await;
         }
     };
     store.refresh(&[change]).await
@@ -142,7 +156,7 @@ async fn follow(feed: Arc<Feed>, store: Store, url: String, first: PgListener) {
                     Ok(l) => {
                         tracing::info!("following changes again; credential index reloaded");
                         backoff = Duration::from_millis(50);
-                        feed.set_following(true);
+                        feed.connected();
                         l
                     }
                     Err(e) => {
@@ -165,7 +179,12 @@ async fn follow(feed: Arc<Feed>, store: Store, url: String, first: PgListener) {
                     Ok(None) => break "the connection was lost".to_string(),
                     Err(e) => break format!("receiving failed: {e}"),
                 },
-                () = feed.reconnect.notified() => break "a sync round went unanswered".to_string(),
+                () = feed.reconnect.notified() => {
+                    let current = feed.connection.load(Ordering::SeqCst);
+                    if feed.given_up_on.load(Ordering::SeqCst) == current {
+                        break "a sync round went unanswered".to_string();
+                    }
+                }
             }
         };
         feed.set_following(false);
@@ -203,7 +222,7 @@ impl Backend for Postgres {
     async fn start(&self, store: &Store) -> StoreResult<()> {
         let listener = listen(&self.url, store.instance()).await?;
         store.reload_credentials().await?;
-        self.feed.set_following(true);
+        self.feed.connected();
         let task = tokio::spawn(follow(
             self.feed.clone(),
             store.clone(),
@@ -221,23 +240,33 @@ impl Backend for Postgres {
             ));
         }
         let round = self.feed.next_round.fetch_add(1, Ordering::SeqCst) + 1;
+        let connection = self.feed.connection.load(Ordering::SeqCst);
         let mut confirmed = self.feed.confirmed.subscribe();
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(sync_channel(store.instance()))
-            .bind(round.to_string())
-            .execute(store.pool())
-            .await?;
-        let back = tokio::time::timeout(
-            ROUND_TIMEOUT,
-            confirmed.wait_for(|(seen, following)| *seen >= round || !*following),
-        )
+        // The whole round, sending included, within the timeout: a
+        // connection that hangs (a partition, no reset) must not stall
+        // every request behind it.
+        let back = tokio::time::timeout(ROUND_TIMEOUT, async {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(sync_channel(store.instance()))
+                .bind(round.to_string())
+                .execute(store.pool())
+                .await?;
+            let seen = confirmed
+                .wait_for(|(seen, following)| *seen >= round || !*following)
+                .await
+                .map(|c| c.0 >= round)
+                .unwrap_or(false);
+            StoreResult::Ok(seen)
+        })
         .await;
         match back {
-            Ok(Ok(c)) if c.0 >= round => Ok(()),
-            Ok(_) => Err(StoreError::Unavailable(
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(StoreError::Unavailable(
                 "stopped following other instances' changes".into(),
             )),
+            Ok(Err(e)) => Err(e),
             Err(_) => {
+                self.feed.given_up_on.store(connection, Ordering::SeqCst);
                 self.feed.reconnect.notify_one();
                 Err(StoreError::Unavailable(
                     "a sync round went unanswered".into(),
@@ -288,8 +317,12 @@ impl Backend for Postgres {
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
     }
 
-    fn lock_rows(&self, alias: &str) -> String {
-        format!(" FOR UPDATE OF {alias}")
+    fn lock_rows(&self, alias: &str, shared: bool) -> String {
+        if shared {
+            format!(" FOR SHARE OF {alias}")
+        } else {
+            format!(" FOR UPDATE OF {alias}")
+        }
     }
 
     fn is_healthy(&self) -> bool {

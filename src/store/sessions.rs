@@ -1,8 +1,10 @@
 //! Sign-in sessions in the database, for tower-sessions, on both backends:
 //! signed in through one instance means signed in on every instance, and
 //! signing out (or being removed) ends the session everywhere. The record
-//! is stored as JSON; the member id is kept in a column of its own so all
-//! of a member's sessions can be ended at once.
+//! is stored as JSON under the SHA-256 of its id (the id is the cookie: a
+//! copy of the database alone must not sign anyone in); the member id is
+//! kept in a column of its own so all of a member's sessions can be ended
+//! at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,6 +51,10 @@ impl Sessions {
         self.unavailable.load(Ordering::SeqCst)
     }
 
+    fn succeeded(&self) {
+        self.unavailable.store(false, Ordering::SeqCst);
+    }
+
     fn backend_error(&self, e: impl Into<StoreError>) -> session_store::Error {
         let e = e.into();
         let unavailable = matches!(e, StoreError::Unavailable(_));
@@ -67,6 +73,11 @@ fn now_ms() -> i64 {
     clock::to_ms(time::OffsetDateTime::now_utc())
 }
 
+/// The key a session is stored under.
+fn key(id: &Id) -> String {
+    crate::domain::secret::digest(&id.to_string())
+}
+
 struct Encoded {
     id: String,
     member_id: Option<String>,
@@ -76,13 +87,14 @@ struct Encoded {
 
 fn encode(record: &Record) -> session_store::Result<Encoded> {
     Ok(Encoded {
-        id: record.id.to_string(),
+        id: key(&record.id),
         member_id: record
             .data
             .get(MEMBER_ID_KEY)
             .and_then(|v| v.as_str())
             .map(str::to_string),
-        data: serde_json::to_string(record)
+        // The data alone: the record's id is the cookie, never stored.
+        data: serde_json::to_string(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?,
         expires_at: clock::to_ms(record.expiry_date),
     })
@@ -118,6 +130,7 @@ impl SessionStore for Sessions {
             .await
             .map_err(|e| self.backend_error(e))?;
             if inserted.rows_affected() == 1 {
+                self.succeeded();
                 return Ok(());
             }
             record.id = Id::default();
@@ -125,44 +138,50 @@ impl SessionStore for Sessions {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        // Only a session that still exists: one ended meanwhile (signed out
+        // on another instance, the member removed) stays ended, whatever a
+        // request still in flight with it had changed.
         let e = encode(record)?;
-        sqlx::query(
-            "INSERT INTO sessions (id, member_id, data, expires_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (id) DO UPDATE
-             SET member_id = excluded.member_id, data = excluded.data,
-                 expires_at = excluded.expires_at",
-        )
-        .bind(&e.id)
-        .bind(e.member_id.as_deref())
-        .bind(&e.data)
-        .bind(e.expires_at)
-        .execute(self.store.pool())
-        .await
-        .map_err(|e| self.backend_error(e))?;
+        sqlx::query("UPDATE sessions SET member_id = $2, data = $3, expires_at = $4 WHERE id = $1")
+            .bind(&e.id)
+            .bind(e.member_id.as_deref())
+            .bind(&e.data)
+            .bind(e.expires_at)
+            .execute(self.store.pool())
+            .await
+            .map_err(|e| self.backend_error(e))?;
+        self.succeeded();
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let row = sqlx::query("SELECT data FROM sessions WHERE id = $1 AND expires_at > $2")
-            .bind(id.to_string())
-            .bind(now_ms())
-            .fetch_optional(self.store.pool())
-            .await
+        let row =
+            sqlx::query("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
+                .bind(key(id))
+                .bind(now_ms())
+                .fetch_optional(self.store.pool())
+                .await
+                .map_err(|e| self.backend_error(e))?;
+        self.succeeded();
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let data: String = row.try_get("data").map_err(|e| self.backend_error(e))?;
+        let expires_at: i64 = row
+            .try_get("expires_at")
             .map_err(|e| self.backend_error(e))?;
-        match row {
-            Some(row) => {
-                let data: String = row.try_get("data").map_err(|e| self.backend_error(e))?;
-                serde_json::from_str(&data)
-                    .map(Some)
-                    .map_err(|e| session_store::Error::Decode(e.to_string()))
-            }
-            None => Ok(None),
-        }
+        let decode = |e: String| session_store::Error::Decode(e);
+        Ok(Some(Record {
+            id: *id,
+            data: serde_json::from_str(&data).map_err(|e| decode(e.to_string()))?,
+            expiry_date: clock::from_ms(expires_at)
+                .ok_or_else(|| decode(format!("session expiry {expires_at}")))?,
+        }))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id.to_string())
+            .bind(key(id))
             .execute(self.store.pool())
             .await
             .map_err(|e| self.backend_error(e))?;

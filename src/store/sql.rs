@@ -92,14 +92,19 @@ pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
             } else if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
                 // PostgreSQL: a FATAL error ends the connection (refused
                 // connections, terminated backends, the database not
-                // accepting connections); also class 08 (connection
-                // exception), 57P01–57P05 (shutdown, cannot connect now,
-                // idle timeouts) and 53300 (too many connections).
+                // accepting connections). Also, by SQLSTATE: class 08
+                // (connection exception), 57P01–57P05 (shutdown, cannot
+                // connect now, idle timeouts), 57014 (statement timeout),
+                // class 53 (out of disk, memory or connections), 25006 (a
+                // read-only transaction: a standby after failover), and
+                // 40001/40P01 (serialization failure, deadlock: the same
+                // request may well succeed when tried again).
                 use sqlx::postgres::PgSeverity;
                 matches!(pg.severity(), PgSeverity::Fatal | PgSeverity::Panic)
                     || code.starts_with("08")
                     || code.starts_with("57P")
-                    || code == "53300"
+                    || code.starts_with("53")
+                    || matches!(code.as_ref(), "57014" | "25006" | "40001" | "40P01")
             } else {
                 false
             }

@@ -50,12 +50,27 @@ impl Sqlite {
         }
     }
 
+    /// `<file><suffix>`, next to the file itself (through any symlink, so
+    /// that every path to one database finds the same lock and socket).
     fn sibling(&self, suffix: &str) -> Option<PathBuf> {
         self.file.as_ref().map(|f| {
-            let mut name = f.as_os_str().to_owned();
+            let real = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
+            let mut name = real.into_os_string();
             name.push(suffix);
             PathBuf::from(name)
         })
+    }
+
+    /// Whether some process holds the serving lock right now.
+    fn someone_serves(&self) -> bool {
+        let Some(lock_path) = self.sibling(".serving") else {
+            return false;
+        };
+        match std::fs::File::open(&lock_path) {
+            // Taken and let go at once when free: nothing serves.
+            Ok(file) => file.try_lock_shared().is_err(),
+            Err(_) => false,
+        }
     }
 }
 
@@ -72,13 +87,20 @@ fn database_file(url: &str) -> Option<PathBuf> {
 /// socket: reads the change log, then answers `ok`.
 async fn control(listener: tokio::net::UnixListener, store: Store) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    // A few requests at a time is plenty for an operator's commands; more
+    // wait their turn rather than pile up.
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let store = store.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let (read, mut write) = stream.into_split();
             let mut line = String::new();
             let read = tokio::time::timeout(
@@ -198,18 +220,10 @@ impl Backend for Sqlite {
             );
         }
         *self.serving.lock().unwrap_or_else(|p| p.into_inner()) = Some(lock);
-        // Whatever socket is there belongs to a server that is gone (the
-        // lock says so).
-        let _ = std::fs::remove_file(&socket_path);
-        match tokio::net::UnixListener::bind(&socket_path) {
-            Ok(listener) => {
-                use std::os::unix::fs::PermissionsExt;
-                let _ =
-                    std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600));
-                store.add_task(tokio::spawn(control(listener, store.clone())));
-            }
+        match bind_control_socket(&socket_path) {
+            Ok(listener) => store.add_task(tokio::spawn(control(listener, store.clone()))),
             Err(e) => tracing::warn!(
-                error = %e,
+                error = %format!("{e:#}"),
                 socket = %socket_path.display(),
                 "no control socket: changes made with `latchkey member …` apply within a second"
             ),
@@ -237,7 +251,11 @@ impl Backend for Sqlite {
             return Told::NoServer;
         };
         let Ok(mut stream) = tokio::net::UnixStream::connect(&socket_path).await else {
-            return Told::NoServer;
+            return if self.someone_serves() {
+                Told::Unconfirmed("its control socket cannot be reached".into())
+            } else {
+                Told::NoServer
+            };
         };
         let exchange = async {
             stream.write_all(b"sync\n").await?;
@@ -330,7 +348,7 @@ impl Backend for Sqlite {
         "BEGIN"
     }
 
-    fn lock_rows(&self, _alias: &str) -> String {
+    fn lock_rows(&self, _alias: &str, _shared: bool) -> String {
         // The write transaction already holds the database's write lock.
         String::new()
     }
@@ -338,6 +356,31 @@ impl Backend for Sqlite {
     fn is_healthy(&self) -> bool {
         true
     }
+}
+
+/// Listens on `path`, readable and writable by this user only from the
+/// start: bound under a temporary name, restricted, then moved into place.
+/// Whatever socket was at `path` belongs to a server that is gone (the
+/// serving lock says so); anything else there is left alone.
+fn bind_control_socket(path: &std::path::Path) -> anyhow::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        anyhow::ensure!(
+            meta.file_type().is_socket(),
+            "{} exists and is not a socket",
+            path.display()
+        );
+        std::fs::remove_file(path).context("removing a stale control socket")?;
+    }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{}", std::process::id()));
+    let temporary = PathBuf::from(temporary);
+    let _ = std::fs::remove_file(&temporary);
+    let listener = tokio::net::UnixListener::bind(&temporary).context("binding")?;
+    std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))
+        .context("restricting")?;
+    std::fs::rename(&temporary, path).context("moving into place")?;
+    Ok(listener)
 }
 
 /// The id the newest change got, even if its row has been pruned since.

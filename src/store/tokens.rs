@@ -284,6 +284,22 @@ impl Store {
     ) -> StoreResult<Token> {
         let now = self.now_ms();
         let mut tx = self.begin_write().await?;
+        if new.kind == TokenKind::Personal {
+            // Shared-locked: a removal of the member at the same time waits
+            // for this create (and then deletes the token) or wins before it.
+            let member: Option<String> = sqlx::query_scalar(&format!(
+                "SELECT m.id FROM members m WHERE m.id = $1 AND m.removed_at IS NULL{}",
+                self.share_rows("m")
+            ))
+            .bind(&new.member_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if member.is_none() {
+                return Err(StoreError::Conflict(
+                    "This member has been removed, so no token can be created for them".into(),
+                ));
+            }
+        }
         if let Some(source) = cloned_from {
             // Locked until commit, so a concurrent delete waits for the
             // clone or wins before it.
@@ -310,8 +326,7 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
         let changes = [Change::Token(id)];
         self.publish(&mut tx, &changes).await?;
-        tx.commit().await?;
-        self.committed(&changes).await;
+        self.commit(tx, &changes).await?;
         Ok(token)
     }
 
@@ -360,8 +375,7 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
         let changes = [Change::Token(id.to_string())];
         self.publish(&mut tx, &changes).await?;
-        tx.commit().await?;
-        self.committed(&changes).await;
+        self.commit(tx, &changes).await?;
         Ok(token)
     }
 
@@ -430,8 +444,7 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
         let changes = [Change::Token(id.to_string())];
         self.publish(&mut tx, &changes).await?;
-        tx.commit().await?;
-        self.committed(&changes).await;
+        self.commit(tx, &changes).await?;
         Ok(token)
     }
 
@@ -458,8 +471,7 @@ impl Store {
         record_event(&mut tx, &event, now).await?;
         let changes = [Change::Token(id.to_string())];
         self.publish(&mut tx, &changes).await?;
-        tx.commit().await?;
-        self.committed(&changes).await;
+        self.commit(tx, &changes).await?;
         Ok(token)
     }
 
@@ -470,6 +482,10 @@ impl Store {
         if uses.is_empty() {
             return Ok(());
         }
+        // In id order, like every other write that locks several tokens, so
+        // two instances' batches queue rather than deadlock.
+        let mut uses: Vec<&(String, i64)> = uses.iter().collect();
+        uses.sort();
         let mut tx = self.begin_write().await?;
         for (id, at) in uses {
             sqlx::query(

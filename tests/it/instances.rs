@@ -617,3 +617,204 @@ async fn losing_postgres_is_503_until_it_returns_and_never_accepts_a_revoked_sec
     admin_pool.close().await;
     Ok(())
 }
+
+/// Two instances that start at once on a fresh PostgreSQL database take
+/// turns migrating and both serve. (SQLite: one of two is refused.)
+#[tokio::test]
+async fn two_instances_starting_at_once_both_serve() -> TestResult {
+    let db = Arc::new(crate::db::TestDb::new().await?);
+    let (a, b) = tokio::join!(launch(Arc::clone(&db), &[]), launch(Arc::clone(&db), &[]));
+    match crate::db::backend() {
+        BackendKind::Postgres => {
+            for app in [a?, b?] {
+                let health = browser().get(app.url("/healthz")).send().await?;
+                ensure!(health.status() == StatusCode::OK, "{}", health.status());
+            }
+        }
+        BackendKind::Sqlite => {
+            ensure!(a.is_ok() != b.is_ok(), "exactly one SQLite server starts");
+        }
+    }
+    Ok(())
+}
+
+/// An expiry set through A holds on B, and "last used" noted by both
+/// instances merges to the latest time.
+#[tokio::test]
+async fn expiry_and_last_used_agree_across_instances() -> TestResult {
+    let (a, b, m) = two_instances().await?;
+    let admin = a
+        .issue(&m.owner, "admin", TokenKind::Personal, TokenRole::Admin)
+        .await?;
+    let (secret, id) = sid(&a
+        .issue(
+            &m.admin,
+            "short-lived",
+            TokenKind::Service,
+            TokenRole::Reader,
+        )
+        .await?);
+    let soon = a.now_ms() + 60_000;
+    a.patch(
+        &format!("tokens/{id}"),
+        &admin.secret,
+        &json!([{"op": "replace", "path": "/expires", "value": soon}]),
+    )
+    .await?
+    .expect(StatusCode::OK)?;
+    b.identity(&secret).await?;
+    // A minute on, by B's own clock: B refuses it (on SQLite, B is A).
+    b.advance(std::time::Duration::from_secs(61));
+    b.get("caller-identity", &secret)
+        .await?
+        .expect_error(StatusCode::UNAUTHORIZED, "unauthorized")?;
+
+    // Uses noted by each instance, flushed in any order: the latest wins.
+    let t = a.now_ms();
+    a.store().record_token_use(&[(id.clone(), t + 5)]).await?;
+    b.store().record_token_use(&[(id.clone(), t + 1)]).await?;
+    let read = a
+        .get(&format!("tokens/{id}"), &admin.secret)
+        .await?
+        .expect(StatusCode::OK)?;
+    ensure!(
+        read["lastUsed"] == t + 5,
+        "an older batch does not win: {read}"
+    );
+    b.store().record_token_use(&[(id.clone(), t + 9)]).await?;
+    let read = b
+        .get(&format!("tokens/{id}"), &admin.secret)
+        .await?
+        .expect(StatusCode::OK)?;
+    ensure!(read["lastUsed"] == t + 9, "a newer batch does: {read}");
+    Ok(())
+}
+
+/// Member changes racing through both instances: two Owners demoted at
+/// once leave one (the other is refused, never a 500 or a deadlock); a
+/// removal racing a delete of one of the member's tokens, or a create for
+/// that member, ends with the token gone and audited once.
+#[tokio::test]
+async fn member_changes_racing_through_both_instances_stay_consistent() -> TestResult {
+    let (a, b, m) = two_instances().await?;
+    let second = a
+        .store()
+        .create_member(
+            "second-owner@example.com",
+            MemberRole::Owner,
+            &crate::helpers::PASSWORD_HASH,
+            None,
+        )
+        .await?;
+    for round in 0..5 {
+        let (first, other) = tokio::join!(
+            a.store()
+                .set_member_role(&m.owner.id, MemberRole::Admin, None),
+            b.store()
+                .set_member_role(&second.id, MemberRole::Admin, None),
+        );
+        let outcomes = [first.is_ok(), other.is_ok()];
+        ensure!(
+            outcomes.iter().filter(|ok| **ok).count() == 1,
+            "round {round}: exactly one demotion wins: {outcomes:?}"
+        );
+        for result in [first, other] {
+            if let Err(e) = result {
+                ensure!(
+                    matches!(e, latchkey::store::StoreError::Conflict(_)),
+                    "round {round}: the loser is told why, not an error: {e:?}"
+                );
+            }
+        }
+        // Back to two Owners for the next round.
+        for id in [&m.owner.id, &second.id] {
+            a.store()
+                .set_member_role(id, MemberRole::Owner, None)
+                .await?;
+        }
+    }
+
+    let admin = a
+        .issue(&m.owner, "admin", TokenKind::Personal, TokenRole::Admin)
+        .await?;
+    for round in 0..5 {
+        let email = format!("leaving-{round}@example.com");
+        let leaving = a
+            .store()
+            .create_member(
+                &email,
+                MemberRole::Writer,
+                &crate::helpers::PASSWORD_HASH,
+                None,
+            )
+            .await?;
+        let (secret, id) = sid(&a
+            .issue(&leaving, "theirs", TokenKind::Personal, TokenRole::Reader)
+            .await?);
+        let path = format!("tokens/{id}");
+        let (removed, deleted) = tokio::join!(
+            a.store().remove_member(&leaving.id, None),
+            b.delete(&path, &admin.secret),
+        );
+        let (_, stopped) = removed?;
+        let deleted = deleted?;
+        ensure!(
+            matches!(
+                deleted.status,
+                StatusCode::NO_CONTENT | StatusCode::NOT_FOUND
+            ),
+            "round {round}: delete answered {}",
+            deleted.status
+        );
+        let by_delete = usize::from(deleted.status == StatusCode::NO_CONTENT);
+        ensure!(
+            stopped + by_delete == 1,
+            "round {round}: one of them deleted it (removal {stopped}, delete {by_delete})"
+        );
+        ensure!(
+            audit_count(&a, "token_deleted", &id).await? == 1,
+            "round {round}: the token's deletion is audited once"
+        );
+        for app in [&a, &b] {
+            app.get("caller-identity", &secret)
+                .await?
+                .expect_error(StatusCode::UNAUTHORIZED, "unauthorized")?;
+        }
+
+        // A create for a member being removed: refused, or removed with them.
+        let email = format!("going-{round}@example.com");
+        let going = a
+            .store()
+            .create_member(
+                &email,
+                MemberRole::Writer,
+                &crate::helpers::PASSWORD_HASH,
+                None,
+            )
+            .await?;
+        let (removed, created) = tokio::join!(
+            a.store().remove_member(&going.id, None),
+            latchkey::tokens::create(
+                b.store(),
+                crate::api_helpers::caller(&going),
+                crate::api_helpers::create_request("late", TokenKind::Personal, TokenRole::Reader),
+            ),
+        );
+        removed?;
+        if let Err(e) = created {
+            ensure!(
+                matches!(e, latchkey::tokens::TokenError::Conflict(_)),
+                "round {round}: the late create is refused, not an error: {e:?}"
+            );
+        }
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE member_id = $1")
+            .bind(&going.id)
+            .fetch_one(a.db.sql())
+            .await?;
+        ensure!(
+            left == 0,
+            "round {round}: a removed member kept {left} tokens"
+        );
+    }
+    Ok(())
+}

@@ -159,3 +159,76 @@ async fn garbage_session_cookies_are_treated_as_signed_out() -> TestResult {
     }
     Ok(())
 }
+
+/// The database keeps a session under the SHA-256 of its id, never the id
+/// (the cookie) itself: a copy of the database signs nobody in.
+#[tokio::test]
+async fn the_database_never_holds_a_session_cookie() -> TestResult {
+    let app = spawn_app().await?;
+    let client = bare_client();
+    let csrf = {
+        let res = client.get(app.url("/login")).send().await?;
+        let cookie = session_cookie_value(res.headers()).expect("a session for the form");
+        let body = res.text().await?;
+        (
+            cookie,
+            html::input_value(&body, "csrf_token").unwrap_or_default(),
+        )
+    };
+    let res = client
+        .post(app.url("/login"))
+        .header(header::COOKIE, format!("{SESSION_COOKIE}={}", csrf.0))
+        .form(&[
+            ("email", OWNER_EMAIL),
+            ("password", PASSWORD),
+            ("csrf_token", csrf.1.as_str()),
+        ])
+        .send()
+        .await?;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = session_cookie_value(res.headers()).expect("a new session at sign-in");
+    assert_eq!(
+        get_home_with_cookie(&app, &cookie).await?.status(),
+        StatusCode::OK
+    );
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, data FROM sessions")
+        .fetch_all(app.store.sql())
+        .await?;
+    assert!(!rows.is_empty(), "the session is stored");
+    for (id, data) in &rows {
+        assert!(
+            !id.contains(&cookie) && !data.contains(&cookie),
+            "{id} {data}"
+        );
+        assert_eq!(id.len(), 64, "a SHA-256 digest: {id}");
+    }
+    Ok(())
+}
+
+/// A session ended elsewhere (signed out on another instance, the member
+/// removed) stays ended, even when a request still in flight with it saves
+/// a change afterwards.
+#[tokio::test]
+async fn a_save_does_not_bring_back_an_ended_session() -> TestResult {
+    use tower_sessions::SessionStore;
+    use tower_sessions::session::{Id, Record};
+    let app = spawn_app().await?;
+    let sessions = app.state.store.sessions();
+    let mut record = Record {
+        id: Id::default(),
+        data: Default::default(),
+        expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+    };
+    sessions.create(&mut record).await?;
+    assert!(sessions.load(&record.id).await?.is_some());
+    sessions.delete(&record.id).await?;
+    record
+        .data
+        .insert("flash".into(), serde_json::json!("saved late"));
+    sessions.save(&record).await?;
+    assert!(
+        sessions.load(&record.id).await?.is_none(),
+        "the ended session came back"
+    );
+    Ok(())
+}
