@@ -121,18 +121,11 @@ impl App {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let deletion = tokio::spawn({
-            let sessions = self.sessions.clone();
-            async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(60 * 10));
-                loop {
-                    tick.tick().await;
-                    if let Err(e) = sessions.delete_expired().await {
-                        tracing::debug!(error = %e, "deleting expired sessions failed; will retry");
-                    }
-                }
-            }
-        });
+        self.state.store.every(
+            Duration::from_secs(60 * 10),
+            "deleting expired sessions",
+            |store| async move { store.sessions().delete_expired().await.map(|_| ()) },
+        );
         let flusher = self
             .state
             .usage
@@ -146,7 +139,6 @@ impl App {
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")?;
-        deletion.abort();
         flusher.abort();
         // Uses noted since the last flush are not lost at shutdown.
         self.state.usage.flush(&self.state.store).await;

@@ -108,7 +108,7 @@ impl Store {
         };
         let mut count = Sql::new("SELECT COUNT(*) FROM audit_events");
         filter(&mut count);
-        let total = count.query_int().fetch_one(self.pool()).await?;
+        let total = count.query().fetch_one(self.pool()).await?.try_get(0)?;
         let mut select = Sql::new(
             "SELECT id, occurred_at, action, actor_email, token_id, token_name,
                     source_token_id, client_ip, detail

@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 
 use super::audit::{NewAuditEvent, record_event};
 use super::sql::is_unique_violation;
+use super::tokens::delete_token_rows;
 use super::{Change, Store, StoreError, StoreResult};
 use crate::domain::audit::AuditAction;
 use crate::domain::policy;
@@ -249,15 +250,7 @@ impl Store {
         let mut changes = vec![Change::Member(id.to_string())];
         let mut deleted = 0;
         for (token_id, name) in &personal {
-            sqlx::query("DELETE FROM token_secrets WHERE token_id = $1")
-                .bind(token_id)
-                .execute(&mut *tx)
-                .await?;
-            let gone = sqlx::query("DELETE FROM tokens WHERE id = $1")
-                .bind(token_id)
-                .execute(&mut *tx)
-                .await?;
-            if gone.rows_affected() == 0 {
+            if !delete_token_rows(&mut tx, token_id).await? {
                 // Deleted by someone else just before: theirs to audit.
                 continue;
             }

@@ -214,6 +214,26 @@ impl Store {
         &self.inner.index
     }
 
+    /// Runs `job` every `period` until the store closes; a failure is
+    /// logged (as `what` failing) and tried again next time.
+    pub(crate) fn every<F, Fut>(&self, period: Duration, what: &'static str, job: F)
+    where
+        F: Fn(Store) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = StoreResult<()>> + Send,
+    {
+        let store = self.clone();
+        self.add_task(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = job(store.clone()).await {
+                    tracing::debug!(error = %e, "{what} failed; will retry");
+                }
+            }
+        }));
+    }
+
     pub(crate) fn add_task(&self, task: tokio::task::JoinHandle<()>) {
         self.inner
             .tasks

@@ -51,6 +51,22 @@ impl Sessions {
         self.unavailable.load(Ordering::SeqCst)
     }
 
+    /// Runs `sql` with the record's key, member id, data and expiry as `$1`
+    /// to `$4`; whether it wrote a row.
+    async fn write(&self, sql: &str, record: &Record) -> session_store::Result<bool> {
+        let e = encode(record)?;
+        let done = sqlx::query(sql)
+            .bind(&e.id)
+            .bind(e.member_id.as_deref())
+            .bind(&e.data)
+            .bind(e.expires_at)
+            .execute(self.store.pool())
+            .await
+            .map_err(|e| self.backend_error(e))?;
+        self.succeeded();
+        Ok(done.rows_affected() == 1)
+    }
+
     fn succeeded(&self) {
         self.unavailable.store(false, Ordering::SeqCst);
     }
@@ -117,20 +133,14 @@ impl SessionStore for Sessions {
         // Ids are 128 random bits, but a collision must still never hand
         // one member another's session: draw again until the insert lands.
         loop {
-            let e = encode(record)?;
-            let inserted = sqlx::query(
-                "INSERT INTO sessions (id, member_id, data, expires_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(&e.id)
-            .bind(e.member_id.as_deref())
-            .bind(&e.data)
-            .bind(e.expires_at)
-            .execute(self.store.pool())
-            .await
-            .map_err(|e| self.backend_error(e))?;
-            if inserted.rows_affected() == 1 {
-                self.succeeded();
+            let inserted = self
+                .write(
+                    "INSERT INTO sessions (id, member_id, data, expires_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+                    record,
+                )
+                .await?;
+            if inserted {
                 return Ok(());
             }
             record.id = Id::default();
@@ -141,16 +151,11 @@ impl SessionStore for Sessions {
         // Only a session that still exists: one ended meanwhile (signed out
         // on another instance, the member removed) stays ended, whatever a
         // request still in flight with it had changed.
-        let e = encode(record)?;
-        sqlx::query("UPDATE sessions SET member_id = $2, data = $3, expires_at = $4 WHERE id = $1")
-            .bind(&e.id)
-            .bind(e.member_id.as_deref())
-            .bind(&e.data)
-            .bind(e.expires_at)
-            .execute(self.store.pool())
-            .await
-            .map_err(|e| self.backend_error(e))?;
-        self.succeeded();
+        self.write(
+            "UPDATE sessions SET member_id = $2, data = $3, expires_at = $4 WHERE id = $1",
+            record,
+        )
+        .await?;
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 //! unreachable" rather than "this request is wrong".
 
 use sqlx::any::{Any, AnyArguments};
-use sqlx::query::{Query, QueryScalar};
+use sqlx::query::Query;
 
 /// A value bound to a numbered placeholder.
 #[derive(Debug, Clone)]
@@ -47,16 +47,6 @@ impl Sql {
 
     pub fn bind_int(&mut self, value: i64) -> &mut Self {
         self.bind(Bound::Int(value))
-    }
-
-    /// The query for a single integer (a count), ready to run.
-    pub fn query_int(&self) -> QueryScalar<'_, Any, i64, AnyArguments<'_>> {
-        self.binds
-            .iter()
-            .fold(sqlx::query_scalar(&self.text), |q, value| match value {
-                Bound::Text(s) => q.bind(s.as_str()),
-                Bound::Int(i) => q.bind(*i),
-            })
     }
 
     /// The query, ready to run.

@@ -169,24 +169,18 @@ impl Backend for Sqlite {
         self.cursor
             .store(newest_change(store.pool()).await?, Ordering::SeqCst);
         store.reload_credentials().await?;
-        let pruner = tokio::spawn({
-            let store = store.clone();
-            async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(60));
-                loop {
-                    tick.tick().await;
-                    let before = store.now_ms() - KEEP_CHANGES.as_millis() as i64;
-                    if let Err(e) = sqlx::query("DELETE FROM changes WHERE created_at < $1")
-                        .bind(before)
-                        .execute(store.pool())
-                        .await
-                    {
-                        tracing::debug!(error = %e, "pruning the change log failed; will retry");
-                    }
-                }
-            }
-        });
-        store.add_task(pruner);
+        store.every(
+            Duration::from_secs(60),
+            "pruning the change log",
+            |store| async move {
+                let before = store.now_ms() - KEEP_CHANGES.as_millis() as i64;
+                sqlx::query("DELETE FROM changes WHERE created_at < $1")
+                    .bind(before)
+                    .execute(store.pool())
+                    .await?;
+                Ok(())
+            },
+        );
         Ok(())
     }
 
@@ -229,19 +223,11 @@ impl Backend for Sqlite {
             ),
         }
         // The catch-all: a command that could not reach the socket.
-        let poller = tokio::spawn({
-            let store = store.clone();
-            async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(1));
-                loop {
-                    tick.tick().await;
-                    if let Err(e) = store.sync_now().await {
-                        tracing::debug!(error = %e, "reading the change log failed; will retry");
-                    }
-                }
-            }
-        });
-        store.add_task(poller);
+        store.every(
+            Duration::from_secs(1),
+            "reading the change log",
+            |store| async move { store.sync_now().await },
+        );
         Ok(())
     }
 

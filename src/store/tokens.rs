@@ -211,6 +211,20 @@ async fn insert_token(conn: &mut AnyConnection, new: &NewToken, now: i64) -> Sto
     Ok(id)
 }
 
+/// Deletes a token and its secrets inside the caller's write transaction;
+/// whether there was a token to delete.
+pub(crate) async fn delete_token_rows(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
+    sqlx::query("DELETE FROM token_secrets WHERE token_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let deleted = sqlx::query("DELETE FROM tokens WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(deleted.rows_affected() == 1)
+}
+
 fn audit_event<'a>(
     action: AuditAction,
     actor: &'a AuditActor,
@@ -253,7 +267,7 @@ impl Store {
         } else {
             let mut count = Sql::new("SELECT COUNT(*) FROM tokens t");
             push_filter(&mut count, filter);
-            count.query_int().fetch_one(self.pool()).await?
+            count.query().fetch_one(self.pool()).await?.try_get(0)?
         };
 
         let mut select = Sql::new(format!(
@@ -456,15 +470,7 @@ impl Store {
         let token = fetch_token(&mut tx, id, &self.lock_rows("t"))
             .await?
             .ok_or(StoreError::NotFound)?;
-        sqlx::query("DELETE FROM token_secrets WHERE token_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let deleted = sqlx::query("DELETE FROM tokens WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if deleted.rows_affected() == 0 {
+        if !delete_token_rows(&mut tx, id).await? {
             return Err(StoreError::NotFound);
         }
         let event = audit_event(AuditAction::TokenDeleted, actor, id, &token.name);
