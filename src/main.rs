@@ -59,6 +59,10 @@ enum DevCommand {
         /// rather than a service token.
         #[arg(long)]
         personal: bool,
+        /// The password of the Owner the tokens belong to
+        /// (bench@localhost), so a benchmark can sign in as them.
+        #[arg(long, env = "LATCHKEY_BENCH_PASSWORD", hide_env_values = true)]
+        owner_password: Option<String>,
     },
 }
 
@@ -185,6 +189,7 @@ fn main() -> ExitCode {
                         database,
                         count,
                         personal,
+                        owner_password,
                     },
             } => {
                 let store = Store::connect(&database.url, Clock::system()).await?;
@@ -193,7 +198,8 @@ fn main() -> ExitCode {
                 } else {
                     latchkey::domain::token::TokenKind::Service
                 };
-                let secret = seed::bench_tokens(&store, count, kind).await;
+                let secret =
+                    seed::bench_tokens(&store, count, kind, owner_password.as_deref()).await;
                 store.close().await;
                 println!("{}", secret?);
                 Ok(())

@@ -308,15 +308,20 @@ pub async fn bench_tokens(
     store: &Store,
     count: usize,
     driver_kind: TokenKind,
+    owner_password: Option<&str>,
 ) -> anyhow::Result<String> {
     let owner = match store.find_member_credentials("bench@localhost").await? {
         Some((member, _)) => member,
         None => {
+            let password = match owner_password {
+                Some(p) => p.to_string(),
+                None => random::base62(20),
+            };
             store
                 .create_member(
                     "bench@localhost",
                     MemberRole::Owner,
-                    &hash_password(&random::base62(20))?,
+                    &hash_password(&password)?,
                     None,
                 )
                 .await?
