@@ -9,7 +9,7 @@ SHELL := /bin/bash
 E2E_DIR := tests/e2e
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: test deps chromium e2e-deps postgres fmt-check clippy rust-test e2e api-fuzz build release run bench screenshots clean
+.PHONY: test deps chromium e2e-deps postgres fmt-check clippy rust-test e2e api-fuzz build release run bench bench-scaling screenshots clean
 
 test: deps fmt-check clippy rust-test e2e api-fuzz
 
@@ -87,11 +87,16 @@ release:
 run:
 	cargo run --release -- serve --demo
 
-# Throughput and p99 of the hot paths next to /healthz, plus memory, on
-# SQLite and (when LATCHKEY_TEST_POSTGRES or BENCH_POSTGRES names a server) on
-# PostgreSQL with one and with two instances.
+# Throughput and p99 of the hot paths next to /healthz, page weight, memory
+# and create rate, checked against their targets (exit 1 when one is missed),
+# on SQLite and (when LATCHKEY_TEST_POSTGRES or BENCH_POSTGRES names a server)
+# on PostgreSQL with one and with two instances.
 bench: release
-	BENCH_POSTGRES="$${BENCH_POSTGRES:-$(LATCHKEY_TEST_POSTGRES)}" bash bench/run.sh
+	BENCH_POSTGRES="$${BENCH_POSTGRES:-$(LATCHKEY_TEST_POSTGRES)}" python3 bench/bench.py
+
+# The same at 1,000, 10,000 and 100,000 tokens, for the README's scaling table.
+bench-scaling: release
+	@for n in 1000 10000 100000; do BENCH_TOKENS=$$n BENCH_POSTGRES="$${BENCH_POSTGRES:-$(LATCHKEY_TEST_POSTGRES)}" python3 bench/bench.py || true; done
 
 # Screenshots of the pages, wide and narrow, light and dark, into ./screenshots.
 screenshots: build e2e-deps

@@ -23,3 +23,6 @@ CREATE INDEX audit_events_by_source ON audit_events (source_token_id, occurred_a
 
 -- No change log here: PostgreSQL tells every instance what changed with
 -- LISTEN/NOTIFY (see src/store/postgres.rs).
+
+-- Other instances read "last used" written since they last looked.
+CREATE INDEX tokens_by_last_used ON tokens (last_used_at);

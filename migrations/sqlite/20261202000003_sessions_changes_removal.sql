@@ -31,10 +31,13 @@ CREATE INDEX audit_events_by_source ON audit_events (source_token_id, occurred_a
 -- old rows are pruned. PostgreSQL sends notifications instead.
 CREATE TABLE changes (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    entity     TEXT NOT NULL CHECK (entity IN ('token', 'member')),
+    entity     TEXT NOT NULL,             -- token, member or session
     entity_id  TEXT NOT NULL,
     instance   TEXT NOT NULL,          -- which process wrote it
     created_at BIGINT NOT NULL
 );
 
 CREATE INDEX changes_by_age ON changes (created_at);
+
+-- Other instances read "last used" written since they last looked.
+CREATE INDEX tokens_by_last_used ON tokens (last_used_at);

@@ -18,9 +18,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::domain::MemberRole;
-use crate::domain::policy::{TokenScope, effective_role};
+use crate::domain::policy::effective_role;
 use crate::domain::token::{TokenKind, TokenRole};
 
+use super::catalog::{self, Catalog, MemberRecord, TokenRecord};
 use super::{StoreError, StoreResult};
 
 /// What authentication needs to know about a token.
@@ -159,21 +160,6 @@ impl CredentialIndex {
         Ok(found)
     }
 
-    /// How many tokens `scope` holds: the list's total without filters,
-    /// without a COUNT(*) that scans the whole table.
-    pub fn count_tokens(&self, scope: TokenScope<'_>) -> i64 {
-        let state = self.read();
-        let count = match scope {
-            TokenScope::Everything => state.tokens.len(),
-            scope => state
-                .tokens
-                .values()
-                .filter(|t| scope.contains(t.kind, &t.member_id))
-                .count(),
-        };
-        i64::try_from(count).unwrap_or(i64::MAX)
-    }
-
     /// A member's current role; `None` when they are no longer a member.
     pub(crate) fn set_member_role(&self, member_id: &str, role: Option<MemberRole>) {
         let mut state = self.write();
@@ -197,33 +183,56 @@ impl CredentialIndex {
     }
 }
 
-const TOKEN_AUTH_COLUMNS: &str = "t.id, t.name, t.kind, t.role, t.member_id, t.expires_at, \
-     s.digest, s.valid_until";
+const TOKEN_COLUMNS: &str = "t.id, t.name, t.description, t.role, t.kind, t.member_id, \
+     t.api_version, t.created_at, t.updated_at, t.last_used_at, t.expires_at, t.last_four, \
+     t.version, s.digest, s.valid_until";
 
-fn token_auth_from_row(row: &AnyRow) -> StoreResult<TokenAuth> {
+fn token_from_row(row: &AnyRow) -> StoreResult<TokenRecord> {
     let kind: String = row.try_get("kind")?;
     let role: String = row.try_get("role")?;
-    Ok(TokenAuth {
+    Ok(TokenRecord {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
+        description: row.try_get("description")?,
         kind: TokenKind::parse(&kind)
             .ok_or_else(|| StoreError::Corrupt(format!("token kind {kind:?}")))?,
         role: role
             .parse()
             .map_err(|_| StoreError::Corrupt(format!("token role {role:?}")))?,
         member_id: row.try_get("member_id")?,
+        api_version: row.try_get("api_version")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        last_used_at: row.try_get("last_used_at")?,
         expires_at: row.try_get("expires_at")?,
+        last_four: row.try_get("last_four")?,
+        version: row.try_get("version")?,
     })
 }
 
+/// What authentication needs of a token's row.
+pub(crate) fn auth_of(t: &TokenRecord) -> TokenAuth {
+    TokenAuth {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        kind: t.kind,
+        role: t.role,
+        member_id: t.member_id.clone(),
+        expires_at: t.expires_at,
+    }
+}
+
+/// A token's row and its live secrets, as stored now.
+pub(crate) type StoredToken = (TokenRecord, Vec<(String, Option<i64>)>);
+
 /// Folds rows of tokens joined with their secrets (a token's rows
-/// together) into the index's form.
-fn fold_tokens(rows: &[AnyRow]) -> StoreResult<Vec<IndexedToken>> {
-    let mut tokens: Vec<IndexedToken> = Vec::new();
+/// together).
+fn fold_tokens(rows: &[AnyRow]) -> StoreResult<Vec<StoredToken>> {
+    let mut tokens: Vec<StoredToken> = Vec::new();
     for row in rows {
         let id: String = row.try_get("id")?;
         if tokens.last().is_none_or(|(t, _)| t.id != id) {
-            tokens.push((token_auth_from_row(row)?, Vec::new()));
+            tokens.push((token_from_row(row)?, Vec::new()));
         }
         let digest: Option<String> = row.try_get("digest")?;
         if let (Some(digest), Some((_, secrets))) = (digest, tokens.last_mut()) {
@@ -234,9 +243,9 @@ fn fold_tokens(rows: &[AnyRow]) -> StoreResult<Vec<IndexedToken>> {
 }
 
 /// One token and its secrets, as stored now.
-pub(crate) async fn read_token(pool: &AnyPool, id: &str) -> StoreResult<Option<IndexedToken>> {
+pub(crate) async fn read_token(pool: &AnyPool, id: &str) -> StoreResult<Option<StoredToken>> {
     let rows = sqlx::query(&format!(
-        "SELECT {TOKEN_AUTH_COLUMNS} FROM tokens t
+        "SELECT {TOKEN_COLUMNS} FROM tokens t
          LEFT JOIN token_secrets s ON s.token_id = t.id
          WHERE t.id = $1"
     ))
@@ -246,44 +255,62 @@ pub(crate) async fn read_token(pool: &AnyPool, id: &str) -> StoreResult<Option<I
     Ok(fold_tokens(&rows)?.pop())
 }
 
-/// A member's role as stored now; `None` when they were removed.
-pub(crate) async fn read_member_role(pool: &AnyPool, id: &str) -> StoreResult<Option<MemberRole>> {
-    let role: Option<String> =
-        sqlx::query_scalar("SELECT role FROM members WHERE id = $1 AND removed_at IS NULL")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
-    role.map(|role| {
-        role.parse()
-            .map_err(|_| StoreError::Corrupt(format!("member role {role:?}")))
-    })
+fn member_from_row(row: &AnyRow) -> StoreResult<(String, MemberRecord)> {
+    let role: String = row.try_get("role")?;
+    Ok((
+        row.try_get("id")?,
+        MemberRecord {
+            email: row.try_get("email")?,
+            role: role
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("member role {role:?}")))?,
+            created_at: row.try_get("created_at")?,
+        },
+    ))
+}
+
+/// A member as stored now; `None` when they were removed.
+pub(crate) async fn read_member(pool: &AnyPool, id: &str) -> StoreResult<Option<MemberRecord>> {
+    sqlx::query(
+        "SELECT id, email, role, created_at FROM members WHERE id = $1 AND removed_at IS NULL",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .map(|row| member_from_row(&row).map(|(_, m)| m))
     .transpose()
 }
 
-/// Everything, from one snapshot (`begin` starts the read transaction).
-pub(crate) async fn load(pool: &AnyPool, begin: &'static str) -> StoreResult<State> {
+/// Everything, from one snapshot (`begin` starts the read transaction):
+/// the credential index and the catalog.
+pub(crate) async fn load(
+    pool: &AnyPool,
+    begin: &'static str,
+) -> StoreResult<(State, catalog::State)> {
     let mut tx = pool.begin_with(begin).await?;
     let mut state = State::default();
-    for row in sqlx::query("SELECT id, role FROM members WHERE removed_at IS NULL")
-        .fetch_all(&mut *tx)
-        .await?
+    let mut members = HashMap::new();
+    for row in
+        sqlx::query("SELECT id, email, role, created_at FROM members WHERE removed_at IS NULL")
+            .fetch_all(&mut *tx)
+            .await?
     {
-        let role: String = row.try_get("role")?;
-        let role = role
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("member role {role:?}")))?;
-        state.member_roles.insert(row.try_get("id")?, role);
+        let (id, member) = member_from_row(&row)?;
+        state.member_roles.insert(id.clone(), member.role);
+        members.insert(id, member);
     }
     let rows = sqlx::query(&format!(
-        "SELECT {TOKEN_AUTH_COLUMNS} FROM tokens t
+        "SELECT {TOKEN_COLUMNS} FROM tokens t
          LEFT JOIN token_secrets s ON s.token_id = t.id
          ORDER BY t.id"
     ))
     .fetch_all(&mut *tx)
     .await?;
-    for (token, secrets) in fold_tokens(&rows)? {
-        state.put_token(token, secrets);
-    }
     tx.commit().await?;
-    Ok(state)
+    let mut records = Vec::new();
+    for (token, secrets) in fold_tokens(&rows)? {
+        state.put_token(auth_of(&token), secrets);
+        records.push(token);
+    }
+    Ok((state, Catalog::build(records, members)))
 }

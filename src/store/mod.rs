@@ -21,6 +21,7 @@
 pub mod audit;
 mod backend;
 mod barrier;
+mod catalog;
 pub mod credentials;
 pub mod members;
 mod postgres;
@@ -84,6 +85,31 @@ pub enum Change {
     Token(String),
     /// A member's role, or the member is gone.
     Member(String),
+    /// A sign-in session (by its stored key) changed or ended.
+    Session(String),
+}
+
+impl Change {
+    /// The name of what changed, and its id: how the backends write it.
+    pub(crate) fn entity(&self) -> (&'static str, &str) {
+        match self {
+            Change::Token(id) => ("token", id),
+            Change::Member(id) => ("member", id),
+            Change::Session(key) => ("session", key),
+        }
+    }
+
+    /// The change a backend wrote with `entity`; `None` for a name this
+    /// version does not know.
+    pub(crate) fn from_entity(entity: &str, id: &str) -> Option<Change> {
+        let id = id.to_string();
+        match entity {
+            "token" => Some(Change::Token(id)),
+            "member" => Some(Change::Member(id)),
+            "session" => Some(Change::Session(id)),
+            _ => None,
+        }
+    }
 }
 
 /// The database behind the product. Cheap to clone: clones share one pool,
@@ -97,6 +123,10 @@ struct Inner {
     pool: AnyPool,
     backend: Box<dyn Backend>,
     index: credentials::CredentialIndex,
+    /// Every token as the lists show it.
+    catalog: catalog::Catalog,
+    /// Sign-in sessions read recently.
+    sessions: sessions::Cache,
     /// Held while the index re-reads something and applies it, so that a
     /// read that started later is never overwritten by one that started
     /// earlier.
@@ -151,6 +181,8 @@ impl Store {
                 pool,
                 backend,
                 index: credentials::CredentialIndex::default(),
+                catalog: catalog::Catalog::default(),
+                sessions: sessions::Cache::default(),
                 index_lock: tokio::sync::Mutex::new(()),
                 barrier: Barrier::default(),
                 sync_lock: tokio::sync::Mutex::new(()),
@@ -165,6 +197,23 @@ impl Store {
             .start(&store)
             .await
             .context("loading the credential index")?;
+        // "Last used" written by other instances reaches this one's lists
+        // every few seconds (its own, as it writes them).
+        let watermark = Arc::new(std::sync::atomic::AtomicI64::new(store.now_ms()));
+        store.every(
+            crate::usage::FLUSH_INTERVAL,
+            "reading \"last used\"",
+            move |store| {
+                let watermark = Arc::clone(&watermark);
+                async move {
+                    // A margin for batches that were noted before and written after.
+                    let since = watermark.load(std::sync::atomic::Ordering::SeqCst) - 60_000;
+                    let newest = store.pull_last_used(since).await?;
+                    watermark.fetch_max(newest, std::sync::atomic::Ordering::SeqCst);
+                    Ok(())
+                }
+            },
+        );
         if store.inner.backend.syncs_per_request() {
             let barrier = tokio::spawn({
                 let store = store.clone();
@@ -210,8 +259,8 @@ impl Store {
         &self.inner.instance
     }
 
-    pub(crate) fn credentials(&self) -> &credentials::CredentialIndex {
-        &self.inner.index
+    pub(crate) fn catalog(&self) -> &catalog::Catalog {
+        &self.inner.catalog
     }
 
     /// Runs `job` every `period` until the store closes; a failure is
@@ -240,6 +289,18 @@ impl Store {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(task);
+    }
+
+    /// A current member, from memory (once it provably holds every change
+    /// committed before this call): what signed-in pages ask on every hit.
+    pub async fn current_member(&self, id: &str) -> StoreResult<Option<Member>> {
+        self.sync().await?;
+        Ok(self.inner.catalog.member(id).map(|m| Member {
+            id: id.to_string(),
+            email: m.email,
+            role: m.role,
+            created_at: m.created_at,
+        }))
     }
 
     /// Whether the store can serve: the database answers and, with several
@@ -327,12 +388,22 @@ impl Store {
             match change {
                 Change::Token(id) => {
                     let fresh = credentials::read_token(self.pool(), id).await?;
-                    self.inner.index.put_token(id, fresh);
+                    self.inner.index.put_token(
+                        id,
+                        fresh
+                            .as_ref()
+                            .map(|(t, secrets)| (credentials::auth_of(t), secrets.clone())),
+                    );
+                    self.inner.catalog.put_token(id, fresh.map(|(t, _)| t));
                 }
                 Change::Member(id) => {
-                    let role = credentials::read_member_role(self.pool(), id).await?;
-                    self.inner.index.set_member_role(id, role);
+                    let fresh = credentials::read_member(self.pool(), id).await?;
+                    self.inner
+                        .index
+                        .set_member_role(id, fresh.as_ref().map(|m| m.role));
+                    self.inner.catalog.put_member(id, fresh);
                 }
+                Change::Session(key) => self.inner.sessions.forget(key),
             }
         }
         Ok(())
@@ -368,8 +439,11 @@ impl Store {
     pub async fn reload_credentials(&self) -> StoreResult<()> {
         let _in_order = self.inner.index_lock.lock().await;
         let snapshot = self.inner.backend.begin_snapshot();
-        let fresh = credentials::load(self.pool(), snapshot).await?;
+        let (fresh, catalog) = credentials::load(self.pool(), snapshot).await?;
         self.inner.index.replace_with(fresh);
+        self.inner.catalog.replace_with(catalog);
+        // Whatever changed while the index could not follow, sessions too.
+        self.inner.sessions.clear();
         self.inner.index.set_live(true);
         Ok(())
     }

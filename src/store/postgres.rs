@@ -122,15 +122,11 @@ async fn handle(feed: &Feed, store: &Store, channel: &str, payload: &str) -> Sto
     if instance == store.instance() {
         return Ok(());
     }
-    let change = match entity {
-        "token" => Change::Token(id.to_string()),
-        "member" => Change::Member(id.to_string()),
-        _ => {
-            // A newer version of Latchkey changed something this one has
-            // no name for (a rolling upgrade): re-read everything.
-            tracing::warn!(payload, "unknown change notification; reloading the index");
-            return store.reload_credentials().await;
-        }
+    let Some(change) = Change::from_entity(entity, id) else {
+        // A newer version of Latchkey changed something this one has no
+        // name for (a rolling upgrade): re-read everything.
+        tracing::warn!(payload, "unknown change notification; reloading the index");
+        return store.reload_credentials().await;
     };
     store.refresh(&[change]).await
 }
@@ -297,10 +293,8 @@ impl Backend for Postgres {
         change: &Change,
         _at_ms: i64,
     ) -> StoreResult<()> {
-        let payload = match change {
-            Change::Token(id) => format!("{instance} token {id}"),
-            Change::Member(id) => format!("{instance} member {id}"),
-        };
+        let (entity, id) = change.entity();
+        let payload = format!("{instance} {entity} {id}");
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANGES)
             .bind(payload)

@@ -5,16 +5,22 @@
 //! copy of the database alone must not sign anyone in); the member id is
 //! kept in a column of its own so all of a member's sessions can be ended
 //! at once.
+//!
+//! Sessions read are cached in memory, so a signed-in page costs no
+//! database round trip for its session. Every write and delete publishes a
+//! `Change::Session` in its transaction, which drops the cached copy in
+//! every instance (and a reload drops them all).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use sqlx::Row;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
-use super::{Store, StoreError};
+use super::{Change, Store, StoreError};
 use crate::clock;
 
 /// Marks a session-store error that means "database unavailable", so the
@@ -24,6 +30,52 @@ pub const UNAVAILABLE: &str = "database unavailable";
 
 /// The session key under which the signed-in member's id is kept.
 pub const MEMBER_ID_KEY: &str = "member_id";
+
+/// Sessions read recently, by stored key. A read that overlapped any
+/// invalidation is not cached (it may hold what was just replaced).
+#[derive(Debug, Default)]
+pub(crate) struct Cache {
+    entries: Mutex<HashMap<String, Record>>,
+    /// Bumped by every invalidation.
+    generation: AtomicU64,
+}
+
+/// Beyond this many cached sessions, the cache starts over.
+const MAX_CACHED: usize = 50_000;
+
+impl Cache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Record>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, key: &str) -> Option<Record> {
+        self.lock().get(key).cloned()
+    }
+
+    /// Caches `record` unless something was invalidated since `generation`.
+    fn put(&self, key: String, record: Record, generation: u64) {
+        let mut entries = self.lock();
+        if self.generation.load(Ordering::SeqCst) != generation {
+            return;
+        }
+        if entries.len() >= MAX_CACHED {
+            entries.clear();
+        }
+        entries.insert(key, record);
+    }
+
+    pub(crate) fn forget(&self, key: &str) {
+        let mut entries = self.lock();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.remove(key);
+    }
+
+    pub(crate) fn clear(&self) {
+        let mut entries = self.lock();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.clear();
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Sessions {
@@ -51,20 +103,37 @@ impl Sessions {
         self.unavailable.load(Ordering::SeqCst)
     }
 
+    fn cache(&self) -> &Cache {
+        &self.store.inner.sessions
+    }
+
     /// Runs `sql` with the record's key, member id, data and expiry as `$1`
-    /// to `$4`; whether it wrote a row.
+    /// to `$4`, and publishes the change, in one transaction; whether it
+    /// wrote a row. This instance's cache then holds the record as written.
     async fn write(&self, sql: &str, record: &Record) -> session_store::Result<bool> {
         let e = encode(record)?;
-        let done = sqlx::query(sql)
-            .bind(&e.id)
-            .bind(e.member_id.as_deref())
-            .bind(&e.data)
-            .bind(e.expires_at)
-            .execute(self.store.pool())
-            .await
-            .map_err(|e| self.backend_error(e))?;
+        let written = async {
+            let mut tx = self.store.begin_write().await?;
+            let done = sqlx::query(sql)
+                .bind(&e.id)
+                .bind(e.member_id.as_deref())
+                .bind(&e.data)
+                .bind(e.expires_at)
+                .execute(&mut *tx)
+                .await?;
+            let changes = [Change::Session(e.id.clone())];
+            self.store.publish(&mut tx, &changes).await?;
+            self.store.commit(tx, &changes).await?;
+            Ok::<_, StoreError>(done.rows_affected() == 1)
+        }
+        .await
+        .map_err(|e| self.backend_error(e))?;
         self.succeeded();
-        Ok(done.rows_affected() == 1)
+        if written {
+            let generation = self.cache().generation.load(Ordering::SeqCst);
+            self.cache().put(e.id, record.clone(), generation);
+        }
+        Ok(written)
     }
 
     fn succeeded(&self) {
@@ -119,11 +188,38 @@ fn encode(record: &Record) -> session_store::Result<Encoded> {
 impl Sessions {
     /// Deletes sessions that have expired; run now and then.
     pub async fn delete_expired(&self) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        let deleted = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now_ms())
             .execute(self.store.pool())
             .await?
-            .rows_affected())
+            .rows_affected();
+        // Cached copies expire by themselves (load checks), but a cache of
+        // sessions nobody uses any more is memory for nothing.
+        self.cache()
+            .lock()
+            .retain(|_, r| clock::to_ms(r.expiry_date) > now_ms());
+        Ok(deleted)
+    }
+
+    async fn read(&self, key: &str, id: &Id) -> Result<Option<Record>, StoreError> {
+        let row =
+            sqlx::query("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
+                .bind(key)
+                .bind(now_ms())
+                .fetch_optional(self.store.pool())
+                .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let data: String = row.try_get("data")?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let corrupt = |what: String| StoreError::Corrupt(what);
+        Ok(Some(Record {
+            id: *id,
+            data: serde_json::from_str(&data).map_err(|e| corrupt(format!("session data: {e}")))?,
+            expiry_date: clock::from_ms(expires_at)
+                .ok_or_else(|| corrupt(format!("session expiry {expires_at}")))?,
+        }))
     }
 }
 
@@ -160,36 +256,46 @@ impl SessionStore for Sessions {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let row =
-            sqlx::query("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
-                .bind(key(id))
-                .bind(now_ms())
-                .fetch_optional(self.store.pool())
-                .await
-                .map_err(|e| self.backend_error(e))?;
-        self.succeeded();
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let data: String = row.try_get("data").map_err(|e| self.backend_error(e))?;
-        let expires_at: i64 = row
-            .try_get("expires_at")
+        // Every change committed before this request is applied first (on
+        // PostgreSQL, a sync round): a session ended elsewhere is gone from
+        // the cache by now.
+        self.store.sync().await.map_err(|e| self.backend_error(e))?;
+        let key = key(id);
+        if let Some(record) = self.cache().get(&key) {
+            if clock::to_ms(record.expiry_date) > now_ms() {
+                return Ok(Some(record));
+            }
+            self.cache().forget(&key);
+        }
+        let generation = self.cache().generation.load(Ordering::SeqCst);
+        let record = self
+            .read(&key, id)
+            .await
             .map_err(|e| self.backend_error(e))?;
-        let decode = |e: String| session_store::Error::Decode(e);
-        Ok(Some(Record {
-            id: *id,
-            data: serde_json::from_str(&data).map_err(|e| decode(e.to_string()))?,
-            expiry_date: clock::from_ms(expires_at)
-                .ok_or_else(|| decode(format!("session expiry {expires_at}")))?,
-        }))
+        self.succeeded();
+        if let Some(record) = &record {
+            self.cache().put(key, record.clone(), generation);
+        }
+        Ok(record)
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(key(id))
-            .execute(self.store.pool())
-            .await
-            .map_err(|e| self.backend_error(e))?;
+        let key = key(id);
+        let deleted = async {
+            let mut tx = self.store.begin_write().await?;
+            sqlx::query("DELETE FROM sessions WHERE id = $1")
+                .bind(&key)
+                .execute(&mut *tx)
+                .await?;
+            let changes = [Change::Session(key.clone())];
+            self.store.publish(&mut tx, &changes).await?;
+            self.store.commit(tx, &changes).await
+        }
+        .await;
+        // Gone from this instance's memory whatever the database said.
+        self.cache().forget(&key);
+        deleted.map_err(|e| self.backend_error(e))?;
+        self.succeeded();
         Ok(())
     }
 }

@@ -288,10 +288,13 @@ impl Backend for Sqlite {
                 }
                 let id: String = row.try_get("entity_id")?;
                 let entity: String = row.try_get("entity")?;
-                changes.push(match entity.as_str() {
-                    "token" => Change::Token(id),
-                    _ => Change::Member(id),
-                });
+                match Change::from_entity(&entity, &id) {
+                    Some(change) => changes.push(change),
+                    None => {
+                        tracing::warn!(entity, "unknown change in the log; reloading the index");
+                        store.reload_credentials().await?;
+                    }
+                }
             }
             store.refresh(&changes).await?;
             self.cursor.store(last, Ordering::SeqCst);
@@ -308,16 +311,13 @@ impl Backend for Sqlite {
         change: &Change,
         at_ms: i64,
     ) -> StoreResult<()> {
-        let (entity, id) = match change {
-            Change::Token(id) => ("token", id),
-            Change::Member(id) => ("member", id),
-        };
+        let (entity, id) = change.entity();
         sqlx::query(
             "INSERT INTO changes (entity, entity_id, instance, created_at)
              VALUES ($1, $2, $3, $4)",
         )
         .bind(entity)
-        .bind(id.as_str())
+        .bind(id)
         .bind(instance)
         .bind(at_ms)
         .execute(conn)

@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::audit::{NewAuditEvent, record_event};
-use super::sql::Sql;
+use super::catalog;
 use super::{Change, Store, StoreError, StoreResult};
 use crate::domain::audit::AuditAction;
 use crate::domain::policy::{TokenFacts, TokenScope};
@@ -117,51 +117,6 @@ fn token_from_row(row: &AnyRow) -> StoreResult<Token> {
     })
 }
 
-/// Escapes LIKE wildcards so a search for `50%` finds exactly that.
-fn like_pattern(needle: &str) -> String {
-    let mut out = String::with_capacity(needle.len() + 2);
-    out.push('%');
-    for c in needle.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
-/// The SQL form of each `TokenScope` (whose `contains` is the rule).
-fn push_scope(sql: &mut Sql, scope: TokenScope<'_>) {
-    match scope {
-        TokenScope::Everything => {}
-        TokenScope::OwnAndService { member_id } => {
-            sql.push(" AND (t.kind = 'service' OR t.member_id = ")
-                .bind_text(member_id)
-                .push(")");
-        }
-        TokenScope::ServiceOnly => {
-            sql.push(" AND t.kind = 'service'");
-        }
-    }
-}
-
-fn push_filter(sql: &mut Sql, filter: &TokenFilter<'_>) {
-    sql.push(" WHERE 1 = 1");
-    push_scope(sql, filter.scope);
-    if let Some(needle) = filter.name_contains.as_deref().filter(|n| !n.is_empty()) {
-        sql.push(" AND t.name_search LIKE ")
-            .bind_text(like_pattern(needle))
-            .push(" ESCAPE '\\'");
-    }
-    if let Some(role) = filter.role {
-        sql.push(" AND t.role = ").bind_text(role.as_str());
-    }
-    if let Some(kind) = filter.kind {
-        sql.push(" AND t.kind = ").bind_text(kind.as_str());
-    }
-}
-
 /// The token with its member's email and role. `lock` is appended to the
 /// query (`Store::lock_rows` inside a write transaction).
 async fn fetch_token(conn: &mut AnyConnection, id: &str, lock: &str) -> StoreResult<Option<Token>> {
@@ -249,42 +204,24 @@ impl Store {
         fetch_token(&mut conn, id, "").await
     }
 
-    /// One page of tokens ordered by name, with the number that match.
+    /// One page of tokens in list order (lowercased name, then creation,
+    /// then id), with the number that match: from the in-memory catalog,
+    /// once it provably holds every change committed before this call.
     pub async fn list_tokens(
         &self,
         filter: &TokenFilter<'_>,
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<Token>, i64)> {
-        let unfiltered = filter.name_contains.as_deref().unwrap_or("").is_empty()
-            && filter.role.is_none()
-            && filter.kind.is_none();
-        let total: i64 = if unfiltered {
-            // The credential index holds every token: counting there spares a
-            // scan of the whole table on every page (the API's hot path).
-            self.sync().await?;
-            self.credentials().count_tokens(filter.scope)
-        } else {
-            let mut count = Sql::new("SELECT COUNT(*) FROM tokens t");
-            push_filter(&mut count, filter);
-            count.query().fetch_one(self.pool()).await?.try_get(0)?
-        };
-
-        let mut select = Sql::new(format!(
-            "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN members m ON m.id = t.member_id"
-        ));
-        push_filter(&mut select, filter);
-        select
-            .push(" ORDER BY t.name_search, t.created_at, t.id LIMIT ")
-            .bind_int(limit)
-            .push(" OFFSET ")
-            .bind_int(offset);
-        let rows = select.query().fetch_all(self.pool()).await?;
-        let tokens = rows
-            .iter()
-            .map(token_from_row)
-            .collect::<StoreResult<_>>()?;
-        Ok((tokens, total))
+        self.sync().await?;
+        Ok(self.catalog().list(&catalog::Query {
+            scope: filter.scope,
+            role: filter.role,
+            kind: filter.kind,
+            name_contains: filter.name_contains.as_deref(),
+            limit: usize::try_from(limit).unwrap_or(0),
+            offset: usize::try_from(offset).unwrap_or(0),
+        }))
     }
 
     /// Stores a new token and its secret's digest, audited as created, or
@@ -490,10 +427,10 @@ impl Store {
         }
         // In id order, like every other write that locks several tokens, so
         // two instances' batches queue rather than deadlock.
-        let mut uses: Vec<&(String, i64)> = uses.iter().collect();
-        uses.sort();
+        let mut sorted: Vec<&(String, i64)> = uses.iter().collect();
+        sorted.sort();
         let mut tx = self.begin_write().await?;
-        for (id, at) in uses {
+        for (id, at) in sorted {
             sqlx::query(
                 "UPDATE tokens SET last_used_at =
                     CASE WHEN last_used_at IS NULL OR last_used_at < $1 THEN $1 ELSE last_used_at END
@@ -505,6 +442,20 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        self.catalog().note_uses(uses);
         Ok(())
+    }
+
+    /// Takes "last used" times other instances wrote since `since` into the
+    /// catalog (the latest wins), returning the newest seen.
+    pub(crate) async fn pull_last_used(&self, since: i64) -> StoreResult<i64> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT id, last_used_at FROM tokens WHERE last_used_at > $1")
+                .bind(since)
+                .fetch_all(self.pool())
+                .await?;
+        let newest = rows.iter().map(|(_, at)| *at).max().unwrap_or(since);
+        self.catalog().note_uses(&rows);
+        Ok(newest)
     }
 }

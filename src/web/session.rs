@@ -84,7 +84,7 @@ impl FromRequestParts<AppState> for SignedIn {
         };
         let member = state
             .store
-            .find_member(&member_id)
+            .current_member(&member_id)
             .await
             .map_err(|e| PageError::from(e).into_response())?;
         let Some(member) = member else {

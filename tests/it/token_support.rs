@@ -96,18 +96,15 @@ pub async fn reload(store: &Store, member: &Member) -> anyhow::Result<Member> {
         .ok_or_else(|| anyhow!("member {} is gone", member.email))
 }
 
-/// Changes a member's role behind the application's back, as an operator
-/// with a SQL prompt (or a future members page) would.
+/// Changes a member's role as `latchkey member set-role` does (the change
+/// reaches every running server's memory at once; a change made with raw
+/// SQL behind the application's back would not).
 pub async fn set_member_role(
     store: &TestStore,
     member: &Member,
     role: MemberRole,
 ) -> anyhow::Result<()> {
-    sqlx::query("UPDATE members SET role = $1 WHERE id = $2")
-        .bind(role.as_str())
-        .bind(&member.id)
-        .execute(store.sql())
-        .await?;
+    store.set_member_role(&member.id, role, None).await?;
     Ok(())
 }
 

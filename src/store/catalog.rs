@@ -1,0 +1,742 @@
+//! Every token as the lists show it, in memory, kept in list order, so a
+//! page of the Authorization list or of `GET /api/v2/tokens` costs no
+//! database query and no scan, however many tokens there are.
+//!
+//! - Tokens are kept in sorted lists of handles, one per way the lists can
+//!   be narrowed (all; by kind, role, kind and role; each member's personal
+//!   tokens, by role too). A page is a slice of one list, or of the union of
+//!   two (a member's own tokens and the organization's), found by binary
+//!   search: the last page costs what the first does. Counts are lengths.
+//! - Names are indexed by every 1, 2 and 3 character substring (of the
+//!   lowercased name), each posting list in list order: a search of up to
+//!   three characters is one posting list, a longer one walks the rarest of
+//!   its trigrams and checks each candidate. Results are exactly those of a
+//!   case-insensitive substring match (both sides lowercased the same way).
+//!
+//! Like the credential index, this is a cache that is re-read, never written
+//! from what a caller believes: `Store::refresh` puts a token's row as the
+//! database holds it, and a reload replaces everything.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use super::Token;
+use crate::domain::MemberRole;
+use crate::domain::policy::TokenScope;
+use crate::domain::token::{TokenKind, TokenRole};
+
+/// A token's row without its member's details (those live with the member,
+/// so a role change touches one entry, not every token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TokenRecord {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub role: TokenRole,
+    pub kind: TokenKind,
+    pub member_id: String,
+    pub api_version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_used_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub last_four: String,
+    pub version: i64,
+}
+
+/// A member as token rows show them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MemberRecord {
+    pub email: String,
+    pub role: MemberRole,
+    pub created_at: i64,
+}
+
+/// Up to three characters, padded with NUL (which no name holds).
+type Gram = [char; 3];
+
+fn gram(chars: &[char]) -> Gram {
+    let mut g = ['\0'; 3];
+    g[..chars.len()].copy_from_slice(chars);
+    g
+}
+
+/// Every distinct 1-, 2- and 3-character substring of `text`.
+fn grams_of(text: &str) -> Vec<Gram> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::with_capacity(chars.len() * 3);
+    for n in 1..=3 {
+        for window in chars.windows(n) {
+            out.push(gram(window));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+struct Entry {
+    token: TokenRecord,
+    /// The lowercased name: what lists sort by and searches match.
+    folded: String,
+    grams: Vec<Gram>,
+}
+
+impl Entry {
+    /// List order: lowercased name, then creation, then id (as the SQL
+    /// lists ordered).
+    fn cmp_key(&self, other: &Entry) -> Ordering {
+        (
+            self.folded.as_str(),
+            self.token.created_at,
+            self.token.id.as_str(),
+        )
+            .cmp(&(
+                other.folded.as_str(),
+                other.token.created_at,
+                other.token.id.as_str(),
+            ))
+    }
+}
+
+fn kind_index(kind: TokenKind) -> usize {
+    match kind {
+        TokenKind::Personal => 0,
+        TokenKind::Service => 1,
+    }
+}
+
+fn role_index(role: TokenRole) -> usize {
+    match role {
+        TokenRole::Reader => 0,
+        TokenRole::Writer => 1,
+        TokenRole::Admin => 2,
+    }
+}
+
+type List = Vec<u32>;
+
+#[derive(Default)]
+struct Lists {
+    all: List,
+    by_kind: [List; 2],
+    by_role: [List; 3],
+    by_kind_role: [[List; 3]; 2],
+    personal: HashMap<String, List>,
+    personal_by_role: HashMap<String, [List; 3]>,
+    grams: HashMap<Gram, List>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    by_id: HashMap<String, u32>,
+    members: HashMap<String, MemberRecord>,
+    lists: Lists,
+}
+
+impl State {
+    fn entry(&self, handle: u32) -> &Entry {
+        self.slots[handle as usize]
+            .as_ref()
+            .expect("every listed handle has an entry")
+    }
+
+    /// The lists `handle` belongs in, each once.
+    fn lists_of<'a>(lists: &'a mut Lists, e: &Entry) -> Vec<&'a mut List> {
+        let (k, r) = (kind_index(e.token.kind), role_index(e.token.role));
+        let Lists {
+            all,
+            by_kind,
+            by_role,
+            by_kind_role,
+            personal,
+            personal_by_role,
+            ..
+        } = lists;
+        let mut out: Vec<&mut List> = vec![
+            all,
+            &mut by_kind[k],
+            &mut by_role[r],
+            &mut by_kind_role[k][r],
+        ];
+        if e.token.kind == TokenKind::Personal {
+            out.push(personal.entry(e.token.member_id.clone()).or_default());
+            out.push(
+                &mut personal_by_role
+                    .entry(e.token.member_id.clone())
+                    .or_default()[r],
+            );
+        }
+        out
+    }
+
+    fn insert(&mut self, token: TokenRecord) {
+        let folded = token.name.to_lowercase();
+        let grams = grams_of(&folded);
+        let entry = Entry {
+            token,
+            folded,
+            grams,
+        };
+        let handle = match self.free.pop() {
+            Some(h) => h,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let State {
+            slots,
+            lists,
+            by_id,
+            ..
+        } = self;
+        by_id.insert(entry.token.id.clone(), handle);
+        let place = |list: &mut List, slots: &[Option<Entry>]| {
+            let at = list
+                .binary_search_by(|&h| slots[h as usize].as_ref().expect("listed").cmp_key(&entry))
+                .unwrap_or_else(|at| at);
+            list.insert(at, handle);
+        };
+        for list in Self::lists_of(lists, &entry) {
+            place(list, slots);
+        }
+        for g in &entry.grams {
+            place(lists.grams.entry(*g).or_default(), slots);
+        }
+        slots[handle as usize] = Some(entry);
+    }
+
+    fn remove(&mut self, id: &str) {
+        let Some(handle) = self.by_id.remove(id) else {
+            return;
+        };
+        let State { slots, lists, .. } = self;
+        let entry = slots[handle as usize].take().expect("indexed");
+        let unplace = |list: &mut List| {
+            let at = list.binary_search_by(|&h| match h {
+                h if h == handle => Ordering::Equal,
+                h => slots[h as usize].as_ref().expect("listed").cmp_key(&entry),
+            });
+            if let Ok(at) = at {
+                list.remove(at);
+            }
+        };
+        for list in Self::lists_of(lists, &entry) {
+            unplace(list);
+        }
+        for g in &entry.grams {
+            if let Some(list) = lists.grams.get_mut(g) {
+                unplace(list);
+                if list.is_empty() {
+                    lists.grams.remove(g);
+                }
+            }
+        }
+        if entry.token.kind == TokenKind::Personal {
+            let member = &entry.token.member_id;
+            if lists.personal.get(member).is_some_and(Vec::is_empty) {
+                lists.personal.remove(member);
+                lists.personal_by_role.remove(member);
+            }
+        }
+        self.free.push(handle);
+    }
+
+    fn token(&self, handle: u32) -> Token {
+        let t = &self.entry(handle).token;
+        let member = self.members.get(&t.member_id);
+        Token {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            description: t.description.clone(),
+            role: t.role,
+            kind: t.kind,
+            member_id: t.member_id.clone(),
+            member_email: member.map(|m| m.email.clone()).unwrap_or_default(),
+            member_role: member.map(|m| m.role).unwrap_or(MemberRole::NoAccess),
+            api_version: t.api_version,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            last_used_at: t.last_used_at,
+            expires_at: t.expires_at,
+            last_four: t.last_four.clone(),
+            version: t.version,
+        }
+    }
+
+    /// The (at most two, disjoint) sorted lists whose union a filter
+    /// selects, without a name search.
+    fn lists_for(
+        &self,
+        scope: TokenScope<'_>,
+        role: Option<TokenRole>,
+        kind: Option<TokenKind>,
+    ) -> Vec<&List> {
+        let l = &self.lists;
+        let global = |kind: Option<TokenKind>| match (kind, role) {
+            (None, None) => &l.all,
+            (Some(k), None) => &l.by_kind[kind_index(k)],
+            (None, Some(r)) => &l.by_role[role_index(r)],
+            (Some(k), Some(r)) => &l.by_kind_role[kind_index(k)][role_index(r)],
+        };
+        let personal = |member: &str| match role {
+            None => l.personal.get(member),
+            Some(r) => l
+                .personal_by_role
+                .get(member)
+                .map(|lists| &lists[role_index(r)]),
+        };
+        match scope {
+            TokenScope::Everything => vec![global(kind)],
+            TokenScope::ServiceOnly => match kind {
+                Some(TokenKind::Personal) => vec![],
+                _ => vec![global(Some(TokenKind::Service))],
+            },
+            TokenScope::OwnAndService { member_id } => {
+                let mut out = Vec::new();
+                if kind != Some(TokenKind::Personal) {
+                    out.push(global(Some(TokenKind::Service)));
+                }
+                if kind != Some(TokenKind::Service) {
+                    out.extend(personal(member_id));
+                }
+                out
+            }
+        }
+    }
+
+    /// `limit` handles from position `offset` of the union of `lists`.
+    fn page_of(&self, lists: &[&List], offset: usize, limit: usize) -> Vec<u32> {
+        match lists {
+            [] => Vec::new(),
+            [one] => one.iter().skip(offset).take(limit).copied().collect(),
+            [a, b] => {
+                // The split i + j = offset where everything before is in
+                // order: the smallest i with a[i] after b[offset - i - 1].
+                let less = |x: u32, y: u32| self.entry(x).cmp_key(self.entry(y)) == Ordering::Less;
+                let offset = offset.min(a.len() + b.len());
+                let (mut lo, mut hi) = (offset.saturating_sub(b.len()), offset.min(a.len()));
+                while lo < hi {
+                    let i = (lo + hi) / 2;
+                    let j = offset - i;
+                    // Too few taken from `a` when a[i] comes before b[j - 1].
+                    if j > 0 && i < a.len() && less(a[i], b[j - 1]) {
+                        lo = i + 1;
+                    } else {
+                        hi = i;
+                    }
+                }
+                let (mut i, mut j) = (lo, offset - lo);
+                let mut out = Vec::with_capacity(limit);
+                while out.len() < limit && (i < a.len() || j < b.len()) {
+                    let take_a = j >= b.len() || (i < a.len() && less(a[i], b[j]));
+                    if take_a {
+                        out.push(a[i]);
+                        i += 1;
+                    } else {
+                        out.push(b[j]);
+                        j += 1;
+                    }
+                }
+                out
+            }
+            _ => unreachable!("a filter selects at most two lists"),
+        }
+    }
+}
+
+/// Which tokens a list asks for.
+pub(crate) struct Query<'a> {
+    pub scope: TokenScope<'a>,
+    pub role: Option<TokenRole>,
+    pub kind: Option<TokenKind>,
+    /// A name substring, matched case-insensitively.
+    pub name_contains: Option<&'a str>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+#[derive(Default)]
+pub(crate) struct Catalog {
+    state: RwLock<State>,
+}
+
+impl Catalog {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Builds a catalog from everything at once (sorting once, rather than
+    /// inserting one by one).
+    pub fn build(tokens: Vec<TokenRecord>, members: HashMap<String, MemberRecord>) -> State {
+        let mut state = State {
+            members,
+            ..State::default()
+        };
+        let entries: Vec<Entry> = tokens
+            .into_iter()
+            .map(|token| {
+                let folded = token.name.to_lowercase();
+                let grams = grams_of(&folded);
+                Entry {
+                    token,
+                    folded,
+                    grams,
+                }
+            })
+            .collect();
+        let mut order: Vec<u32> = (0..entries.len() as u32).collect();
+        order.sort_by(|&x, &y| entries[x as usize].cmp_key(&entries[y as usize]));
+        state.slots = entries.into_iter().map(Some).collect();
+        for &handle in &order {
+            let State {
+                slots,
+                lists,
+                by_id,
+                ..
+            } = &mut state;
+            let entry = slots[handle as usize].as_ref().expect("built");
+            by_id.insert(entry.token.id.clone(), handle);
+            for list in State::lists_of(lists, entry) {
+                list.push(handle);
+            }
+            for g in &entry.grams {
+                lists.grams.entry(*g).or_default().push(handle);
+            }
+        }
+        state
+    }
+
+    pub fn replace_with(&self, fresh: State) {
+        *self.write() = fresh;
+    }
+
+    /// A token as the database now holds it; `None` when it is gone.
+    pub fn put_token(&self, id: &str, fresh: Option<TokenRecord>) {
+        let mut state = self.write();
+        let same = fresh.as_ref().is_some_and(|t| {
+            state
+                .by_id
+                .get(id)
+                .is_some_and(|&h| state.entry(h).token == *t)
+        });
+        if same {
+            return;
+        }
+        state.remove(id);
+        if let Some(token) = fresh {
+            state.insert(token);
+        }
+    }
+
+    /// A member as the database now holds them; `None` when removed.
+    pub fn put_member(&self, id: &str, fresh: Option<MemberRecord>) {
+        let mut state = self.write();
+        match fresh {
+            Some(m) => {
+                state.members.insert(id.to_string(), m);
+            }
+            None => {
+                state.members.remove(id);
+            }
+        }
+    }
+
+    /// A current member's email and role.
+    pub fn member(&self, id: &str) -> Option<MemberRecord> {
+        self.read().members.get(id).cloned()
+    }
+
+    /// Notes uses of tokens ("last used"); a later time wins.
+    pub fn note_uses(&self, uses: &[(String, i64)]) {
+        let mut state = self.write();
+        for (id, at) in uses {
+            if let Some(&h) = state.by_id.get(id.as_str())
+                && let Some(entry) = state.slots[h as usize].as_mut()
+            {
+                entry.token.last_used_at =
+                    Some(entry.token.last_used_at.map_or(*at, |t| t.max(*at)));
+            }
+        }
+    }
+
+    /// One page of what `q` asks for, in list order, and how many there are.
+    pub fn list(&self, q: &Query<'_>) -> (Vec<Token>, i64) {
+        let state = self.read();
+        let needle = q
+            .name_contains
+            .filter(|n| !n.is_empty())
+            .map(str::to_lowercase);
+        let (handles, total) = match needle {
+            None => {
+                let lists = state.lists_for(q.scope, q.role, q.kind);
+                let total: usize = lists.iter().map(|l| l.len()).sum();
+                (state.page_of(&lists, q.offset, q.limit), total)
+            }
+            Some(needle) => {
+                let chars: Vec<char> = needle.chars().collect();
+                // Up to three characters: the posting list is the answer.
+                // Longer: the rarest trigram's candidates, each checked.
+                let (candidates, exact) = if chars.len() <= 3 {
+                    (state.lists.grams.get(&gram(&chars)), true)
+                } else {
+                    let rarest = chars
+                        .windows(3)
+                        .map(|w| state.lists.grams.get(&gram(w)))
+                        .min_by_key(|l| l.map_or(0, |l| l.len()));
+                    (rarest.flatten(), false)
+                };
+                let mut page = Vec::with_capacity(q.limit);
+                let mut total = 0usize;
+                for &h in candidates.map(|l| l.as_slice()).unwrap_or_default() {
+                    let e = state.entry(h);
+                    let t = &e.token;
+                    let wanted = q.scope.contains(t.kind, &t.member_id)
+                        && q.role.is_none_or(|r| r == t.role)
+                        && q.kind.is_none_or(|k| k == t.kind)
+                        && (exact || e.folded.contains(needle.as_str()));
+                    if wanted {
+                        if total >= q.offset && page.len() < q.limit {
+                            page.push(h);
+                        }
+                        total += 1;
+                    }
+                }
+                (page, total)
+            }
+        };
+        let tokens = handles.into_iter().map(|h| state.token(h)).collect();
+        (tokens, i64::try_from(total).unwrap_or(i64::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(
+        id: usize,
+        name: &str,
+        kind: TokenKind,
+        role: TokenRole,
+        member: &str,
+    ) -> TokenRecord {
+        TokenRecord {
+            id: format!("{id:024x}"),
+            name: name.to_string(),
+            description: String::new(),
+            role,
+            kind,
+            member_id: member.to_string(),
+            api_version: 20240415,
+            created_at: id as i64,
+            updated_at: id as i64,
+            last_used_at: None,
+            expires_at: None,
+            last_four: "abcd".into(),
+            version: 1,
+        }
+    }
+
+    /// A pseudo-random mix of names, kinds, roles and members.
+    fn sample(n: usize) -> Vec<TokenRecord> {
+        let words = [
+            "Deploy",
+            "ci",
+            "Backup",
+            "grafana",
+            "Ärger",
+            "İstanbul",
+            "ß-Straße",
+            "x",
+            "50% off",
+            "a_b",
+        ];
+        (0..n)
+            .map(|i| {
+                let name = format!(
+                    "{} {} {}",
+                    words[i * 7 % words.len()],
+                    i % 13,
+                    words[i * 3 % words.len()]
+                );
+                let kind = if i % 4 == 0 {
+                    TokenKind::Service
+                } else {
+                    TokenKind::Personal
+                };
+                let role = TokenRole::ALL[i % 3];
+                let member = ["m1", "m2", "m3"][i % 3];
+                record(i, &name, kind, role, member)
+            })
+            .collect()
+    }
+
+    /// What the SQL did: filter everything, sort, slice.
+    fn expected(all: &[TokenRecord], q: &Query<'_>) -> (Vec<String>, i64) {
+        let needle = q.name_contains.map(str::to_lowercase);
+        let mut matching: Vec<&TokenRecord> = all
+            .iter()
+            .filter(|t| q.scope.contains(t.kind, &t.member_id))
+            .filter(|t| q.role.is_none_or(|r| r == t.role))
+            .filter(|t| q.kind.is_none_or(|k| k == t.kind))
+            .filter(|t| {
+                needle
+                    .as_deref()
+                    .is_none_or(|n| t.name.to_lowercase().contains(n))
+            })
+            .collect();
+        matching.sort_by(|a, b| {
+            (a.name.to_lowercase(), a.created_at, &a.id).cmp(&(
+                b.name.to_lowercase(),
+                b.created_at,
+                &b.id,
+            ))
+        });
+        let total = matching.len() as i64;
+        let page = matching
+            .into_iter()
+            .skip(q.offset)
+            .take(q.limit)
+            .map(|t| t.id.clone())
+            .collect();
+        (page, total)
+    }
+
+    fn members() -> HashMap<String, MemberRecord> {
+        ["m1", "m2", "m3"]
+            .into_iter()
+            .map(|m| {
+                let record = MemberRecord {
+                    email: format!("{m}@x.io"),
+                    role: MemberRole::Admin,
+                    created_at: 0,
+                };
+                (m.to_string(), record)
+            })
+            .collect()
+    }
+
+    fn check(catalog: &Catalog, all: &[TokenRecord]) {
+        let scopes = [
+            TokenScope::Everything,
+            TokenScope::ServiceOnly,
+            TokenScope::OwnAndService { member_id: "m1" },
+            TokenScope::OwnAndService {
+                member_id: "nobody",
+            },
+        ];
+        let needles = [
+            None,
+            Some("a"),
+            Some("St"),
+            Some("ci "),
+            Some("deploy 1"),
+            Some("İ"),
+            Some("ss"),
+            Some("%"),
+            Some("zzz"),
+            Some("1 x"),
+        ];
+        for scope in scopes {
+            for role in [None, Some(TokenRole::Writer)] {
+                for kind in [None, Some(TokenKind::Personal), Some(TokenKind::Service)] {
+                    for needle in needles {
+                        for (offset, limit) in [
+                            (0, 7),
+                            (5, 50),
+                            (all.len().saturating_sub(3), 50),
+                            (10_000, 5),
+                        ] {
+                            let q = Query {
+                                scope,
+                                role,
+                                kind,
+                                name_contains: needle,
+                                limit,
+                                offset,
+                            };
+                            let (tokens, total) = catalog.list(&q);
+                            let got: Vec<String> = tokens.into_iter().map(|t| t.id).collect();
+                            assert_eq!(
+                                (got, total),
+                                expected(all, &q),
+                                "{scope:?} {role:?} {kind:?} {needle:?} {offset}+{limit}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lists_and_searches_match_a_filter_sort_and_slice() {
+        let mut all = sample(300);
+        let catalog = Catalog::default();
+        catalog.replace_with(Catalog::build(all.clone(), members()));
+        check(&catalog, &all);
+
+        // Changes one at a time keep every list in order: renames, role
+        // changes, deletes, creates.
+        for i in (0..300).step_by(7) {
+            let mut t = all[i].clone();
+            t.name = format!("renamed {i} Zebra");
+            t.role = TokenRole::ALL[(i + 1) % 3];
+            catalog.put_token(&t.id, Some(t.clone()));
+            all[i] = t;
+        }
+        for i in (3..300).step_by(11) {
+            catalog.put_token(&all[i].id.clone(), None);
+        }
+        let removed: std::collections::HashSet<usize> = (3..300).step_by(11).collect();
+        let mut all: Vec<TokenRecord> = all
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !removed.contains(i))
+            .map(|(_, t)| t)
+            .collect();
+        for i in 300..340 {
+            let t = record(
+                i,
+                &format!("new {i} Deploy"),
+                TokenKind::Personal,
+                TokenRole::Admin,
+                "m1",
+            );
+            catalog.put_token(&t.id, Some(t.clone()));
+            all.push(t);
+        }
+        check(&catalog, &all);
+    }
+
+    #[test]
+    fn uses_merge_to_the_latest() {
+        let all = sample(3);
+        let catalog = Catalog::default();
+        catalog.replace_with(Catalog::build(all.clone(), members()));
+        let id = all[1].id.clone();
+        catalog.note_uses(&[(id.clone(), 50)]);
+        catalog.note_uses(&[(id.clone(), 20)]);
+        let q = Query {
+            scope: TokenScope::Everything,
+            role: None,
+            kind: None,
+            name_contains: None,
+            limit: 10,
+            offset: 0,
+        };
+        let (tokens, _) = catalog.list(&q);
+        let t = tokens.iter().find(|t| t.id == id).expect("listed");
+        assert_eq!(t.last_used_at, Some(50));
+        assert_eq!(t.member_email, "m2@x.io");
+    }
+}
