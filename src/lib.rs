@@ -93,8 +93,8 @@ impl App {
     }
 
     /// The two front doors side by side, and what every response passes
-    /// through, outermost first: a tracing span, the security headers, the
-    /// panic catcher.
+    /// through, outermost first: a tracing span, compression, the security
+    /// headers, the panic catcher.
     pub fn router(&self) -> axum::Router {
         axum::Router::new()
             .merge(api::router())
@@ -102,6 +102,7 @@ impl App {
             // Inside the headers layer, so even a panic's page carries them.
             .layer(CatchPanicLayer::custom(web::error::panic_response))
             .layer(axum::middleware::from_fn(http::security::headers))
+            .layer(http::compression::layer())
             .layer(
                 TraceLayer::new_for_http()
                     // Path only: query strings may carry search terms, and

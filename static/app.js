@@ -53,8 +53,9 @@
   function upgradeMenu(details) {
     var summary = $("summary", details);
     var list = $(".menu-list", details);
-    if (!summary || !list) return;
-    var id = summary.getAttribute("data-menu-trigger");
+    var row = details.closest("tr");
+    if (!summary || !list || !row) return;
+    var id = row.id.replace(/^row-/, "actions-");
 
     var button = document.createElement("button");
     button.type = "button";
@@ -72,7 +73,19 @@
     $all("li, form", list).forEach(function (el) {
       el.setAttribute("role", "none");
     });
-    $all("[data-menu-item]", list).forEach(function (item) {
+    // The items work as plain links and forms without JavaScript; with it
+    // they load into the dialog through htmx (rows are kept lean by leaving
+    // these attributes to this script).
+    $all("a", list).forEach(function (link) {
+      link.setAttribute("hx-get", link.getAttribute("href"));
+      link.setAttribute("hx-target", "#dialog-content");
+    });
+    $all("button[formaction]", list).forEach(function (button) {
+      button.setAttribute("hx-post", button.getAttribute("formaction"));
+      button.setAttribute("hx-target", "#dialog-content");
+    });
+    $all("a, button", list).forEach(function (item) {
+      item.setAttribute("data-menu-item", "");
       item.setAttribute("role", "menuitem");
       item.setAttribute("tabindex", "-1");
     });
@@ -82,6 +95,7 @@
     menu.appendChild(button);
     menu.appendChild(list);
     details.replaceWith(menu);
+    if (window.htmx) window.htmx.process(menu);
 
     button.addEventListener("click", function () {
       if (isOpen(menu)) closeMenu(menu, true);

@@ -16,10 +16,23 @@ use super::model::{
 use crate::AppState;
 use crate::domain::policy;
 use crate::domain::token::{DEFAULT_API_VERSION, TokenKind, TokenRole, validate_old_secret_until};
+use crate::http::compression::{HoldsSecret, holds_secret};
 use crate::tokens::{self, CreateRequest, ListRequest, TokenError};
 
 /// The `{id}` of a token route, refused with the API's 404.
 type TokenId = crate::http::TokenId<ApiError>;
+
+/// A token answered with its new secret: shown only now, and sent
+/// uncompressed (see `http::compression`).
+type WithSecret = (StatusCode, axum::Extension<HoldsSecret>, Json<TokenJson>);
+
+fn with_secret(status: StatusCode, issued: tokens::Issued) -> WithSecret {
+    (
+        status,
+        holds_secret(),
+        Json(TokenJson::new(&issued.token, Some(issued.secret))),
+    )
+}
 
 /// The token routes' path parameter, for the OpenAPI document.
 #[derive(utoipa::IntoParams)]
@@ -189,7 +202,7 @@ pub async fn create(
     caller: ApiActor,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<TokenJson>), ApiError> {
+) -> Result<WithSecret, ApiError> {
     policy::can_manage_tokens(caller.actor())?;
     let body: CreateTokenBody = json_body(&headers, &body, &["application/json"])?;
     let service = body.service_token.unwrap_or(false);
@@ -210,10 +223,7 @@ pub async fn create(
         },
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(TokenJson::new(&issued.token, Some(issued.secret))),
-    ))
+    Ok(with_secret(StatusCode::CREATED, issued))
 }
 
 #[utoipa::path(
@@ -328,7 +338,7 @@ pub async fn reset(
     caller: ApiActor,
     TokenId { id, .. }: TokenId,
     params: Result<Query<ResetParams>, QueryRejection>,
-) -> Result<Json<TokenJson>, ApiError> {
+) -> Result<WithSecret, ApiError> {
     policy::can_manage_tokens(caller.actor())?;
     let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let expiry = match params.expiry.as_deref() {
@@ -343,7 +353,7 @@ pub async fn reset(
     validate_old_secret_until(expiry, state.clock.now_ms())
         .map_err(|e| ApiError::from(TokenError::Invalid(vec![e])))?;
     let issued = tokens::reset(&state.store, caller.caller(), &id, expiry).await?;
-    Ok(Json(TokenJson::new(&issued.token, Some(issued.secret))))
+    Ok(with_secret(StatusCode::OK, issued))
 }
 
 #[utoipa::path(
@@ -359,11 +369,8 @@ pub async fn clone(
     State(state): State<AppState>,
     caller: ApiActor,
     TokenId { id, .. }: TokenId,
-) -> Result<(StatusCode, Json<TokenJson>), ApiError> {
+) -> Result<WithSecret, ApiError> {
     policy::can_manage_tokens(caller.actor())?;
     let issued = tokens::clone(&state.store, caller.caller(), &id).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(TokenJson::new(&issued.token, Some(issued.secret))),
-    ))
+    Ok(with_secret(StatusCode::CREATED, issued))
 }

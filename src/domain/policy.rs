@@ -88,10 +88,17 @@ pub enum TokenScope<'a> {
 
 impl TokenScope<'_> {
     pub fn contains(self, kind: TokenKind, member_id: &str) -> bool {
+        self.admits(kind, |own| member_id == own)
+    }
+
+    /// The same rule, with "is the token this member's?" answered by the
+    /// caller, in whatever form is cheapest for it (the catalog compares
+    /// numbers, thousands of times per search).
+    pub fn admits(self, kind: TokenKind, belongs_to: impl FnOnce(&str) -> bool) -> bool {
         match self {
             TokenScope::Everything => true,
             TokenScope::OwnAndService { member_id: own } => {
-                kind == TokenKind::Service || member_id == own
+                kind == TokenKind::Service || belongs_to(own)
             }
             TokenScope::ServiceOnly => kind == TokenKind::Service,
         }

@@ -1,8 +1,9 @@
 //! HTTP plumbing both front doors (pages and API) share: who the client is,
-//! the body limit, the headers every response carries, and reading a
-//! token id from a route.
+//! the body limit, the headers every response carries, compression, and
+//! reading a token id from a route.
 
 pub mod client_ip;
+pub mod compression;
 pub mod limits;
 pub mod security;
 pub mod token_id;

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use futures_util::TryStreamExt;
 use sqlx::AnyPool;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -230,16 +231,22 @@ pub(crate) type StoredToken = (TokenRecord, Vec<(String, Option<i64>)>);
 fn fold_tokens(rows: &[AnyRow]) -> StoreResult<Vec<StoredToken>> {
     let mut tokens: Vec<StoredToken> = Vec::new();
     for row in rows {
-        let id: String = row.try_get("id")?;
-        if tokens.last().is_none_or(|(t, _)| t.id != id) {
-            tokens.push((token_from_row(row)?, Vec::new()));
-        }
-        let digest: Option<String> = row.try_get("digest")?;
-        if let (Some(digest), Some((_, secrets))) = (digest, tokens.last_mut()) {
-            secrets.push((digest, row.try_get("valid_until")?));
-        }
+        fold_row(&mut tokens, row)?;
     }
     Ok(tokens)
+}
+
+/// Adds one row of a token joined with a secret to `tokens`.
+fn fold_row(tokens: &mut Vec<StoredToken>, row: &AnyRow) -> StoreResult<()> {
+    let id: String = row.try_get("id")?;
+    if tokens.last().is_none_or(|(t, _)| t.id != id) {
+        tokens.push((token_from_row(row)?, Vec::new()));
+    }
+    let digest: Option<String> = row.try_get("digest")?;
+    if let (Some(digest), Some((_, secrets))) = (digest, tokens.last_mut()) {
+        secrets.push((digest, row.try_get("valid_until")?));
+    }
+    Ok(())
 }
 
 /// One token and its secrets, as stored now.
@@ -299,16 +306,23 @@ pub(crate) async fn load(
         state.member_roles.insert(id.clone(), member.role);
         members.insert(id, member);
     }
-    let rows = sqlx::query(&format!(
+    // Row by row rather than all rows at once: at 10,000 tokens the rows
+    // as the driver holds them were the largest thing the server ever
+    // allocated, and the allocator keeps a peak's memory.
+    let query = format!(
         "SELECT {TOKEN_COLUMNS} FROM tokens t
          LEFT JOIN token_secrets s ON s.token_id = t.id
          ORDER BY t.id"
-    ))
-    .fetch_all(&mut *tx)
-    .await?;
+    );
+    let mut rows = sqlx::query(&query).fetch(&mut *tx);
+    let mut stored = Vec::new();
+    while let Some(row) = rows.try_next().await? {
+        fold_row(&mut stored, &row)?;
+    }
+    drop(rows);
     tx.commit().await?;
-    let mut records = Vec::new();
-    for (token, secrets) in fold_tokens(&rows)? {
+    let mut records = Vec::with_capacity(stored.len());
+    for (token, secrets) in stored {
         state.put_token(auth_of(&token), secrets);
         records.push(token);
     }

@@ -52,13 +52,49 @@ pub async fn verify_token(session: Session, req: Request, next: Next) -> Respons
         }
         None => (None, body),
     };
-    let valid = matches!((&expected, &presented),
+    let valid = matches!((&expected, presented.as_deref().and_then(unmask)),
         (Some(e), Some(p)) if bool::from(e.as_bytes().ct_eq(p.as_bytes())));
     if !valid {
         tracing::info!(path = %parts.uri.path(), "refused a request with a missing or stale CSRF token");
         return stale_form_page(&parts);
     }
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// The token as a page carries it: a random pad and the token XOR the pad,
+/// in hex. A new pad every time, so the same token never appears twice in
+/// responses: compressing a page that also reflects what someone typed (a
+/// search) cannot leak it byte by byte (BREACH).
+pub fn mask(token: &str) -> String {
+    let raw = decode_hex(token).unwrap_or_else(|| token.as_bytes().to_vec());
+    let mut pad = vec![0u8; raw.len()];
+    crate::domain::random::fill(&mut pad);
+    let masked: Vec<u8> = pad.iter().zip(&raw).map(|(p, t)| p ^ t).collect();
+    let mut out = crate::domain::hex::encode(&pad);
+    out.push_str(&crate::domain::hex::encode(&masked));
+    out
+}
+
+/// The token a page sent back, unmasked (in the session's hex form); `None`
+/// when it is not a masked token at all.
+fn unmask(presented: &str) -> Option<String> {
+    let decoded = decode_hex(presented)?;
+    if decoded.is_empty() || decoded.len() % 2 != 0 {
+        return None;
+    }
+    let (pad, masked) = decoded.split_at(decoded.len() / 2);
+    let raw: Vec<u8> = pad.iter().zip(masked).map(|(p, m)| p ^ m).collect();
+    Some(crate::domain::hex::encode(&raw))
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
 }
 
 fn header_token(headers: &HeaderMap) -> Option<String> {
@@ -106,4 +142,24 @@ fn stale_form_page(parts: &Parts) -> Response {
 /// The response tower-http's origin check gives a cross-site request.
 pub fn cross_origin_rejected(_error: ProtectionError) -> Response<Body> {
     PageError::CrossOrigin.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masked_tokens_differ_every_time_and_unmask_to_the_token() {
+        let token = crate::domain::random::hex_token(32);
+        let (a, b) = (mask(&token), mask(&token));
+        assert_ne!(a, b);
+        assert!(!a.contains(&token));
+        assert_eq!(a.len(), 128);
+        assert_eq!(unmask(&a).as_deref(), Some(token.as_str()));
+        assert_eq!(unmask(&b).as_deref(), Some(token.as_str()));
+        assert_eq!(unmask("not hex at all, not even close to it!"), None);
+        assert_ne!(unmask(&a[..a.len() - 2]).as_deref(), Some(token.as_str()));
+        // The bare token is not a masked one.
+        assert_ne!(unmask(&token).as_deref(), Some(token.as_str()));
+    }
 }

@@ -311,8 +311,15 @@ pub const RETRY_AFTER_SECS: u64 = 2;
 /// A page with `status`. A template that fails to render becomes the 500
 /// error page, never an empty or bare answer.
 pub fn render(status: StatusCode, page: &impl Template) -> Response {
-    match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
+    render_sized(status, page, 0)
+}
+
+/// `render`, into a buffer of at least `size_hint` bytes from the start
+/// (a long page would otherwise be copied each time the buffer grows).
+pub fn render_sized<T: Template>(status: StatusCode, page: &T, size_hint: usize) -> Response {
+    let mut html = String::with_capacity(size_hint.max(T::SIZE_HINT));
+    match page.render_into(&mut html) {
+        Ok(()) => (status, Html(html)).into_response(),
         Err(e) => {
             PageError::Internal(anyhow::Error::new(e).context("rendering a page")).into_response()
         }

@@ -21,14 +21,16 @@ use crate::tokens::Caller;
 pub const MEMBER_ID: &str = crate::store::sessions::MEMBER_ID_KEY;
 pub const CSRF_TOKEN: &str = "csrf_token";
 
-/// The session's CSRF token, created on first use.
+/// The session's CSRF token as it goes into a page: masked afresh for
+/// every response (`csrf::mask`), so that compressed pages reveal nothing
+/// about it by their length. Created on first use.
 pub async fn csrf_token(session: &Session) -> Result<String, PageError> {
     if let Some(token) = session.get::<String>(CSRF_TOKEN).await? {
-        return Ok(token);
+        return Ok(super::csrf::mask(&token));
     }
     let token = new_csrf_token();
     session.insert(CSRF_TOKEN, &token).await?;
-    Ok(token)
+    Ok(super::csrf::mask(&token))
 }
 
 pub fn new_csrf_token() -> String {

@@ -87,6 +87,32 @@ pub fn input_value(html: &str, name: &str) -> Option<String> {
         .and_then(|e| e.attr("value").map(str::to_string))
 }
 
+/// `html` with every masked CSRF token (128 hex digits, different on every
+/// page) replaced by `CSRF`, for comparing two pages byte for byte.
+pub fn without_csrf_tokens(html: &str) -> String {
+    const MASKED_LEN: usize = 128;
+    let mut out = String::with_capacity(html.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() == MASKED_LEN {
+            out.push_str("CSRF");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in html.chars() {
+        if c.is_ascii_hexdigit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 /// The texts of all `<h1>` elements.
 pub fn h1_texts(html: &str) -> Vec<String> {
     elements(html, "h1").iter().map(Element::text).collect()

@@ -11,6 +11,7 @@ mod api_tokens;
 mod assets;
 mod audit;
 mod bad_input;
+mod compression;
 mod db;
 mod helpers;
 mod html;

@@ -97,7 +97,6 @@ pub async fn submit(
         return Ok(HtmxResponse::empty()
             .with(RowFragment {
                 row: &row,
-                csrf_token: &signed_in.csrf_token,
                 oob: "true",
             })
             .announce(&message)

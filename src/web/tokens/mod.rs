@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use crate::AppState;
+use crate::http::compression::holds_secret;
 use crate::tokens::Issued;
 
 use super::error::PageError;
@@ -91,7 +92,7 @@ async fn secret_issued(
     let token = &issued.token;
     if htmx {
         let row = TokenRow::new(token, signed_in.caller(), state.clock.now_ms());
-        return Ok(HtmxResponse::new(SecretDialog {
+        let dialog = HtmxResponse::new(SecretDialog {
             secret: &issued.secret,
             token_id: &token.id,
             in_dialog: true,
@@ -99,11 +100,11 @@ async fn secret_issued(
         .retarget("#dialog-content", "innerHTML")
         .with(RowFragment {
             row: &row,
-            csrf_token: &signed_in.csrf_token,
             oob: row_swap,
         })
         .announce(&message)
-        .into_response());
+        .into_response();
+        return Ok((holds_secret(), dialog).into_response());
     }
     flash::set_secret(
         &signed_in.session,

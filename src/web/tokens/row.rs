@@ -6,56 +6,55 @@ use crate::clock;
 use crate::domain::token::TokenKind;
 use crate::store::Token;
 use crate::tokens::{self, Allowed, Caller};
-use crate::web::format;
+use crate::web::format::{self, Verbatim};
 
-/// What the row shows, already formatted.
+/// What the row shows, already formatted. What no user typed (ids, dates,
+/// labels) is `Verbatim`, written without escaping; names, descriptions and
+/// emails are escaped as usual.
 pub struct TokenRow {
-    pub id: String,
+    pub id: Verbatim,
     pub name: String,
     pub description: String,
-    pub role: &'static str,
-    pub kind: &'static str,
+    pub role: Verbatim,
+    pub kind: Verbatim,
     pub member: String,
-    pub last_four: String,
-    pub created_iso: String,
-    pub created_text: String,
+    pub last_four: Verbatim,
+    pub created_iso: Verbatim,
+    pub created_text: Verbatim,
     /// `(datetime, relative text, exact text)`, or `None` for never.
-    pub last_used: Option<(String, String, String)>,
+    pub last_used: Option<(Verbatim, Verbatim, Verbatim)>,
     /// `(datetime, date, exact time)`.
-    pub expires: Option<(String, String, String)>,
+    pub expires: Option<(Verbatim, Verbatim, Verbatim)>,
     pub expired: bool,
     pub allowed: Allowed,
 }
 
 impl TokenRow {
     pub fn new(token: &Token, caller: Caller<'_>, now_ms: i64) -> Self {
+        let moment = |t: i64, text: String| {
+            (
+                Verbatim::new(clock::format_rfc3339(t)),
+                Verbatim::new(text),
+                Verbatim::new(clock::format_utc(t)),
+            )
+        };
         TokenRow {
-            id: token.id.clone(),
+            id: Verbatim::new(token.id.clone()),
             name: token.name.clone(),
             description: token.description.clone(),
-            role: token.role.label(),
-            kind: token.kind.label(),
+            role: Verbatim::new(token.role.label()),
+            kind: Verbatim::new(token.kind.label()),
             member: match token.kind {
                 TokenKind::Service => "Organization".to_string(),
                 TokenKind::Personal => token.member_email.clone(),
             },
-            last_four: token.last_four.clone(),
-            created_iso: clock::format_rfc3339(token.created_at),
-            created_text: format::date(token.created_at),
-            last_used: token.last_used_at.map(|t| {
-                (
-                    clock::format_rfc3339(t),
-                    format::relative(t, now_ms),
-                    clock::format_utc(t),
-                )
-            }),
-            expires: token.expires_at.map(|t| {
-                (
-                    clock::format_rfc3339(t),
-                    format::date(t),
-                    clock::format_utc(t),
-                )
-            }),
+            last_four: Verbatim::new(token.last_four.clone()),
+            created_iso: Verbatim::new(clock::format_rfc3339(token.created_at)),
+            created_text: Verbatim::new(format::date(token.created_at)),
+            last_used: token
+                .last_used_at
+                .map(|t| moment(t, format::relative(t, now_ms))),
+            expires: token.expires_at.map(|t| moment(t, format::date(t))),
             expired: token.is_expired(now_ms),
             allowed: tokens::allowed(caller, token),
         }
@@ -74,6 +73,5 @@ impl TokenRow {
 #[template(path = "tokens/row_fragment.html")]
 pub struct RowFragment<'a> {
     pub row: &'a TokenRow,
-    pub csrf_token: &'a str,
     pub oob: &'a str,
 }
