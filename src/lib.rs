@@ -102,7 +102,7 @@ impl App {
             // Inside the headers layer, so even a panic's page carries them.
             .layer(CatchPanicLayer::custom(web::error::panic_response))
             .layer(axum::middleware::from_fn(http::security::headers))
-            .layer(http::compression::layer())
+            .layer(axum::middleware::from_fn(http::compression::compress_responses))
             .layer(
                 TraceLayer::new_for_http()
                     // Path only: query strings may carry search terms, and

@@ -75,7 +75,8 @@ pub fn is_well_formed(candidate: &str) -> bool {
     body[PREFIX_LEN..]
         .bytes()
         .chain(check.bytes())
-        .all(|b| BASE62.contains(&b))
+        // BASE62 is exactly the ASCII letters and digits.
+        .all(|b| b.is_ascii_alphanumeric())
         && checksum(body.as_bytes()) == check
 }
 

@@ -3,7 +3,7 @@
 
 use sqlx::{AnyConnection, Row};
 
-use super::sql::Sql;
+use super::sql::{Bound, Sql};
 use super::{Store, StoreError, StoreResult};
 use crate::domain::audit::AuditAction;
 
@@ -59,31 +59,44 @@ pub async fn record_event(
     event: &NewAuditEvent<'_>,
     at_ms: i64,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO audit_events
-            (occurred_at, action, actor_member_id, actor_token_id, actor_email, token_id,
-             token_name, source_token_id, client_ip, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(at_ms)
-    .bind(event.action.as_str())
-    .bind(event.actor_member_id)
-    .bind(event.actor_token_id)
-    .bind(event.actor_email)
-    .bind(event.token_id)
-    .bind(event.token_name)
-    .bind(event.source_token_id)
-    .bind(event.client_ip.as_deref())
-    .bind(event.detail.as_deref())
-    .execute(conn)
-    .await?;
+    record_events(conn, std::slice::from_ref(event), at_ms).await
+}
+
+/// Appends `events`, all at `at_ms`, with one statement.
+pub async fn record_events(
+    conn: &mut AnyConnection,
+    events: &[NewAuditEvent<'_>],
+    at_ms: i64,
+) -> StoreResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let text = |s: Option<&str>| Bound::OptText(s.map(str::to_string));
+    let mut sql = Sql::new(
+        "INSERT INTO audit_events (occurred_at, action, actor_member_id, actor_token_id, \
+         actor_email, token_id, token_name, source_token_id, client_ip, detail) VALUES ",
+    );
+    for (i, e) in events.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind_int(at_ms).push(", ");
+        sql.bind_text(e.action.as_str()).push(", ");
+        sql.bind(text(e.actor_member_id)).push(", ");
+        sql.bind(text(e.actor_token_id)).push(", ");
+        sql.bind(text(e.actor_email)).push(", ");
+        sql.bind(text(e.token_id)).push(", ");
+        sql.bind(text(e.token_name)).push(", ");
+        sql.bind(text(e.source_token_id)).push(", ");
+        sql.bind(text(e.client_ip.as_deref())).push(", ");
+        sql.bind(text(e.detail.as_deref())).push(")");
+    }
+    sql.query().execute(conn).await?;
     Ok(())
 }
 
 impl Store {
     /// Records an event that is not part of a larger change (sign-in, sign-out).
     pub async fn record_audit(&self, event: &NewAuditEvent<'_>) -> StoreResult<()> {
-        let mut conn = self.pool().acquire().await?;
+        let mut conn = self.writer().acquire().await?;
         record_event(&mut conn, event, self.now_ms()).await
     }
 

@@ -66,6 +66,10 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Pool settings: size, timeouts, per-connection setup.
     fn pool_options(&self, options: AnyPoolOptions) -> AnyPoolOptions;
 
+    /// `Some(n)`: write transactions get a pool of their own with `n`
+    /// connections; `None`: they share the readers' pool.
+    fn writer_connections(&self) -> Option<u32>;
+
     /// Brings the schema up to date; safe when several processes start at
     /// once.
     async fn migrate(&self, pool: &AnyPool) -> anyhow::Result<()>;

@@ -250,14 +250,17 @@ fn fold_row(tokens: &mut Vec<StoredToken>, row: &AnyRow) -> StoreResult<()> {
 }
 
 /// One token and its secrets, as stored now.
-pub(crate) async fn read_token(pool: &AnyPool, id: &str) -> StoreResult<Option<StoredToken>> {
+pub(crate) async fn read_token<'e>(
+    conn: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: &str,
+) -> StoreResult<Option<StoredToken>> {
     let rows = sqlx::query(&format!(
         "SELECT {TOKEN_COLUMNS} FROM tokens t
          LEFT JOIN token_secrets s ON s.token_id = t.id
          WHERE t.id = $1"
     ))
     .bind(id)
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await?;
     Ok(fold_tokens(&rows)?.pop())
 }

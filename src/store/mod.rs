@@ -22,6 +22,7 @@ pub mod audit;
 mod backend;
 mod barrier;
 mod catalog;
+mod creates;
 pub mod credentials;
 pub mod members;
 mod postgres;
@@ -121,6 +122,11 @@ pub struct Store {
 
 struct Inner {
     pool: AnyPool,
+    /// Where write transactions run: on SQLite a pool of its own with one
+    /// connection, on PostgreSQL the same pool.
+    writer: AnyPool,
+    /// Creates waiting to be written together.
+    creates: creates::CreateQueue,
     backend: Box<dyn Backend>,
     index: credentials::CredentialIndex,
     /// Every token as the lists show it.
@@ -176,9 +182,22 @@ impl Store {
             .migrate(&pool)
             .await
             .with_context(|| format!("running the {kind} migrations"))?;
+        let writer = match backend.writer_connections() {
+            Some(n) => backend
+                .pool_options(AnyPoolOptions::new())
+                .max_connections(n)
+                .connect(&backend.connect_url(url)?)
+                .await
+                .with_context(|| {
+                    format!("opening the {kind} database {} for writes", redact(url))
+                })?,
+            None => pool.clone(),
+        };
         let store = Store {
             inner: Arc::new(Inner {
                 pool,
+                writer,
+                creates: creates::CreateQueue::default(),
                 backend,
                 index: credentials::CredentialIndex::default(),
                 catalog: catalog::Catalog::default(),
@@ -253,6 +272,11 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.inner.pool
+    }
+
+    /// For a statement that writes outside [`Store::begin_write`].
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.inner.writer
     }
 
     pub(crate) fn instance(&self) -> &str {
@@ -348,7 +372,7 @@ impl Store {
     pub(crate) async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(self
             .inner
-            .pool
+            .writer
             .begin_with(self.inner.backend.begin_write())
             .await?)
     }
@@ -423,6 +447,41 @@ impl Store {
         Ok(committed?)
     }
 
+    /// Commits a write that created the tokens in `fresh` (each as written
+    /// inside the transaction) and puts them into this process's index
+    /// without reading them again; returns them as lists show them.
+    ///
+    /// The index lock is held across the commit: no refresh can start
+    /// between the commit and applying `fresh`, so nothing newer is ever
+    /// overwritten by it. (On SQLite the one writer connection orders
+    /// commits anyway; on PostgreSQL this orders this process's creates.)
+    pub(crate) async fn commit_created(
+        &self,
+        tx: sqlx::Transaction<'static, sqlx::Any>,
+        fresh: Vec<(String, credentials::StoredToken)>,
+    ) -> StoreResult<Vec<Token>> {
+        let in_order = self.inner.index_lock.lock().await;
+        if let Err(e) = tx.commit().await {
+            // Perhaps committed after all: re-read, as every write does.
+            drop(in_order);
+            let changes: Vec<Change> = fresh.into_iter().map(|(id, _)| Change::Token(id)).collect();
+            self.committed(&changes).await;
+            return Err(e.into());
+        }
+        let mut created = Vec::with_capacity(fresh.len());
+        for (id, (token, secrets)) in fresh {
+            self.inner
+                .index
+                .put_token(&id, Some((credentials::auth_of(&token), secrets)));
+            self.inner.catalog.put_token(&id, Some(token));
+            // Still under the lock: a delete right after cannot take it
+            // away before the caller has it (and its secret).
+            created.push(self.inner.catalog.get(&id).ok_or(StoreError::NotFound)?);
+        }
+        drop(in_order);
+        Ok(created)
+    }
+
     /// After a write committed: brings this process's index up to date. A
     /// failure here must not turn a committed change into an error for the
     /// caller, so the index is marked stale instead and reloaded.
@@ -477,6 +536,7 @@ impl Store {
         for task in tasks {
             task.abort();
         }
+        self.inner.writer.close().await;
         self.inner.pool.close().await;
     }
 }

@@ -206,6 +206,11 @@ impl Backend for Postgres {
             .acquire_timeout(Duration::from_secs(3))
     }
 
+    /// PostgreSQL runs writers side by side, locking rows, not the file.
+    fn writer_connections(&self) -> Option<u32> {
+        None
+    }
+
     async fn migrate(&self, pool: &AnyPool) -> anyhow::Result<()> {
         // sqlx holds an advisory lock while it migrates, so instances that
         // start together take turns.

@@ -190,7 +190,7 @@ impl Sessions {
     pub async fn delete_expired(&self) -> Result<u64, StoreError> {
         let deleted = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now_ms())
-            .execute(self.store.pool())
+            .execute(self.store.writer())
             .await?
             .rows_affected();
         // Cached copies expire by themselves (load checks), but a cache of

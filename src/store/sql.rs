@@ -10,6 +10,8 @@ use sqlx::query::Query;
 pub(crate) enum Bound {
     Text(String),
     Int(i64),
+    OptText(Option<String>),
+    OptInt(Option<i64>),
 }
 
 /// SQL assembled piece by piece with `$1`, `$2`… placeholders (sqlx's own
@@ -56,6 +58,8 @@ impl Sql {
             .fold(sqlx::query(&self.text), |q, value| match value {
                 Bound::Text(s) => q.bind(s.as_str()),
                 Bound::Int(i) => q.bind(*i),
+                Bound::OptText(s) => q.bind(s.as_deref()),
+                Bound::OptInt(i) => q.bind(*i),
             })
     }
 }

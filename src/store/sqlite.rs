@@ -146,14 +146,28 @@ impl Backend for Sqlite {
                     // WAL lets readers proceed while one writer commits;
                     // writers queue for the lock (busy timeout) instead of
                     // failing at once.
+                    // Checkpoints run in the background (see `start`); the
+                    // automatic one, which would stall a commit for the
+                    // whole copy and its fsync, only past 40 MB of log.
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                         PRAGMA wal_autocheckpoint = 10000;",
                     )
                     .await?;
                     Ok(())
                 })
             })
+    }
+
+    /// One writer connection. SQLite runs one write transaction at a time
+    /// anyway; with several connections the losers of `BEGIN IMMEDIATE`
+    /// sleep in SQLite's busy handler (1 to 100 ms steps), which capped
+    /// creates at ~550/s with p99 700 ms under 50 clients. One connection
+    /// queues writers fairly in the pool instead, and its page cache stays
+    /// warm because no other connection writes behind its back.
+    fn writer_connections(&self) -> Option<u32> {
+        Some(1)
     }
 
     async fn migrate(&self, pool: &AnyPool) -> anyhow::Result<()> {
@@ -176,6 +190,20 @@ impl Backend for Sqlite {
                 let before = store.now_ms() - KEEP_CHANGES.as_millis() as i64;
                 sqlx::query("DELETE FROM changes WHERE created_at < $1")
                     .bind(before)
+                    .execute(store.writer())
+                    .await?;
+                Ok(())
+            },
+        );
+        // Copies the write-ahead log back into the database file beside
+        // the writers (PASSIVE waits for nobody): measured under 50
+        // concurrent creates, the automatic checkpoint inside a commit held
+        // the one writer for up to 40 ms.
+        store.every(
+            Duration::from_secs(1),
+            "checkpointing the write-ahead log",
+            |store| async move {
+                sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                     .execute(store.pool())
                     .await?;
                 Ok(())
@@ -311,6 +339,17 @@ impl Backend for Sqlite {
         change: &Change,
         at_ms: i64,
     ) -> StoreResult<()> {
+        // The serving process is the only one that reads the log, and it
+        // skips its own rows: writing them would cost every write a
+        // statement for nobody. Commands (which do not serve) still publish.
+        if self
+            .serving
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
+            return Ok(());
+        }
         let (entity, id) = change.entity();
         sqlx::query(
             "INSERT INTO changes (entity, entity_id, instance, created_at)

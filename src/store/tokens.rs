@@ -6,10 +6,10 @@ use sqlx::{AnyConnection, Row};
 use super::audit::{NewAuditEvent, record_event};
 use super::catalog;
 use super::{Change, Store, StoreError, StoreResult};
+use crate::domain::MemberRole;
 use crate::domain::audit::AuditAction;
 use crate::domain::policy::{TokenFacts, TokenScope};
 use crate::domain::token::{TokenKind, TokenRole};
-use crate::domain::{MemberRole, ids};
 
 /// A token as stored, with its member's email and current role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,39 +133,6 @@ async fn fetch_token(conn: &mut AnyConnection, id: &str, lock: &str) -> StoreRes
         .transpose()
 }
 
-async fn insert_token(conn: &mut AnyConnection, new: &NewToken, now: i64) -> StoreResult<String> {
-    let id = ids::new_id();
-    let f = &new.fields;
-    sqlx::query(
-        "INSERT INTO tokens (id, name, name_search, description, role, kind, member_id,
-                             api_version, created_at, updated_at, expires_at, last_four)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)",
-    )
-    .bind(&id)
-    .bind(&f.name)
-    .bind(f.name.to_lowercase())
-    .bind(&f.description)
-    .bind(f.role.as_str())
-    .bind(new.kind.as_str())
-    .bind(&new.member_id)
-    .bind(f.api_version)
-    .bind(now)
-    .bind(f.expires_at)
-    .bind(&new.last_four)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "INSERT INTO token_secrets (digest, token_id, valid_until, created_at)
-         VALUES ($1, $2, NULL, $3)",
-    )
-    .bind(&new.digest)
-    .bind(&id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(id)
-}
-
 /// Deletes a token and its secrets inside the caller's write transaction;
 /// whether there was a token to delete.
 pub(crate) async fn delete_token_rows(conn: &mut AnyConnection, id: &str) -> StoreResult<bool> {
@@ -227,60 +194,6 @@ impl Store {
     /// Stores a new token and its secret's digest, audited as created, or
     /// as cloned from `cloned_from` (which must still exist: a clone that
     /// races the source's delete loses with `NotFound`).
-    pub async fn create_token(
-        &self,
-        new: &NewToken,
-        actor: &AuditActor,
-        cloned_from: Option<&str>,
-    ) -> StoreResult<Token> {
-        let now = self.now_ms();
-        let mut tx = self.begin_write().await?;
-        if new.kind == TokenKind::Personal {
-            // Shared-locked: a removal of the member at the same time waits
-            // for this create (and then deletes the token) or wins before it.
-            let member: Option<String> = sqlx::query_scalar(&format!(
-                "SELECT m.id FROM members m WHERE m.id = $1 AND m.removed_at IS NULL{}",
-                self.share_rows("m")
-            ))
-            .bind(&new.member_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if member.is_none() {
-                return Err(StoreError::Conflict(
-                    "This member has been removed, so no token can be created for them".into(),
-                ));
-            }
-        }
-        if let Some(source) = cloned_from {
-            // Locked until commit, so a concurrent delete waits for the
-            // clone or wins before it.
-            fetch_token(&mut tx, source, &self.lock_rows("t"))
-                .await?
-                .ok_or(StoreError::NotFound)?;
-        }
-        let id = insert_token(&mut tx, new, now).await?;
-        let action = if cloned_from.is_some() {
-            AuditAction::TokenCloned
-        } else {
-            AuditAction::TokenCreated
-        };
-        let mut event = audit_event(action, actor, &id, &new.fields.name);
-        event.source_token_id = cloned_from;
-        event.detail = Some(format!(
-            "{} {} token",
-            new.fields.role.label(),
-            new.kind.as_str()
-        ));
-        record_event(&mut tx, &event, now).await?;
-        let token = fetch_token(&mut tx, &id, "")
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let changes = [Change::Token(id)];
-        self.publish(&mut tx, &changes).await?;
-        self.commit(tx, &changes).await?;
-        Ok(token)
-    }
-
     /// Replaces the editable fields if the token is still at
     /// `expected_version`: `NotFound` when it is gone, `Conflict` when someone
     /// else changed it first.

@@ -3,13 +3,14 @@
 //! the best ratio brotli and gzip offer) rather than on every request.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::{LazyLock, Mutex};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
+
+use crate::http::compression::{Effort, Encoding, compress, preferred_encoding};
 
 #[derive(RustEmbed)]
 #[folder = "$CARGO_MANIFEST_DIR/static"]
@@ -115,46 +116,6 @@ pub fn response(
     Some((headers, body).into_response())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Encoding {
-    Brotli,
-    Gzip,
-}
-
-impl Encoding {
-    fn name(self) -> &'static str {
-        match self {
-            Encoding::Brotli => "br",
-            Encoding::Gzip => "gzip",
-        }
-    }
-}
-
-/// Brotli when the client takes it, else gzip, else none (an encoding
-/// listed with `q=0` is refused).
-fn preferred_encoding(headers: &HeaderMap) -> Option<Encoding> {
-    let accepted = headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|item| {
-            let mut parts = item.split(';').map(str::trim);
-            let name = parts.next()?.to_ascii_lowercase();
-            let refused =
-                parts.any(|p| p.replace(' ', "") == "q=0" || p.replace(' ', "") == "q=0.0");
-            (!refused).then_some(name)
-        })
-        .collect::<Vec<_>>();
-    if accepted.iter().any(|e| e == "br") {
-        Some(Encoding::Brotli)
-    } else if accepted.iter().any(|e| e == "gzip") {
-        Some(Encoding::Gzip)
-    } else {
-        None
-    }
-}
-
 /// The file compressed with `encoding`, computed on first request and kept.
 fn compressed(path: &str, version: &str, encoding: Encoding, data: &[u8]) -> Option<Bytes> {
     static DONE: LazyLock<Mutex<HashMap<(String, Encoding), Bytes>>> =
@@ -163,27 +124,7 @@ fn compressed(path: &str, version: &str, encoding: Encoding, data: &[u8]) -> Opt
     if let Some(done) = DONE.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Some(done.clone());
     }
-    let squeezed: Bytes = match encoding {
-        Encoding::Brotli => {
-            let mut out = Vec::new();
-            // The window no larger than the file (at least 1 KiB): the
-            // best ratio, and the encoder's memory follows the window
-            // (the default 4 MiB window cost 60 MiB of RSS at quality 11).
-            let lgwin = (usize::BITS - data.len().max(1024).leading_zeros()).clamp(10, 24);
-            let params = brotli::enc::BrotliEncoderParams {
-                quality: 11,
-                lgwin: lgwin as i32,
-                size_hint: data.len(),
-                ..Default::default()
-            };
-            brotli::BrotliCompress(&mut &data[..], &mut out, &params).ok()?;
-            out.into()
-        }
-        Encoding::Gzip => {
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            gz.write_all(data).and_then(|()| gz.finish()).ok()?.into()
-        }
-    };
+    let squeezed: Bytes = compress(encoding, Effort::Best, data)?.into();
     DONE.lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(key, squeezed.clone());

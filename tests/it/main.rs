@@ -12,6 +12,7 @@ mod assets;
 mod audit;
 mod bad_input;
 mod compression;
+mod creates;
 mod db;
 mod helpers;
 mod html;
