@@ -17,6 +17,12 @@ pub struct Config {
     /// Failed API authentications a client may make per minute before its
     /// further failures get 429.
     pub api_auth_failures_per_minute: usize,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A request still unanswered after this gets 503.
+    pub request_timeout: std::time::Duration,
+    /// Requests served at once; more are answered 503 at once, not queued.
+    pub max_concurrent_requests: usize,
     /// Seed demo members into an empty database.
     pub demo: bool,
     /// The first Owner's credentials, used only when no member exists.
@@ -44,6 +50,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://latchkey.db";
 pub const DEFAULT_SESSION_IDLE_MINUTES: u32 = 12 * 60;
 /// About thirty a minute (PRODUCT.md §5).
 pub const DEFAULT_API_AUTH_FAILURES_PER_MINUTE: u32 = 30;
+pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 1024;
 
 impl Config {
     /// Defaults suitable for tests: a given database, port 0 decided by the
@@ -57,6 +65,9 @@ impl Config {
             secure_cookies: false,
             session_idle: time::Duration::minutes(i64::from(DEFAULT_SESSION_IDLE_MINUTES)),
             api_auth_failures_per_minute: DEFAULT_API_AUTH_FAILURES_PER_MINUTE as usize,
+            trusted_proxies: Vec::new(),
+            request_timeout: std::time::Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             demo: false,
             bootstrap: None,
         }

@@ -101,6 +101,24 @@ impl App {
             .merge(web::router(&self.state.config, self.sessions.clone()))
             // Inside the headers layer, so even a panic's page carries them.
             .layer(CatchPanicLayer::custom(web::error::panic_response))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(self.state.config.trusted_proxies.clone()),
+                http::client_ip::resolve,
+            ))
+            .layer(axum::middleware::from_fn(http::limits::refuse_oversized_heads))
+            // Overload and slowness answer 503 with Retry-After instead of
+            // queueing without bound. The limit is global (one semaphore for
+            // every route), and outside the timeout so a shed request costs
+            // nothing.
+            .layer(
+                tower::ServiceBuilder::new()
+                    .layer(axum::error_handling::HandleErrorLayer::new(http::limits::overloaded))
+                    .load_shed()
+                    .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                        self.state.config.max_concurrent_requests,
+                    ))
+                    .timeout(self.state.config.request_timeout),
+            )
             .layer(axum::middleware::from_fn(http::security::headers))
             .layer(axum::middleware::from_fn(http::compression::compress_responses))
             .layer(

@@ -105,6 +105,19 @@ struct ServeArgs {
     #[arg(long, env = "LATCHKEY_API_AUTH_FAILURES_PER_MINUTE", default_value_t = DEFAULT_API_AUTH_FAILURES_PER_MINUTE,
           value_parser = clap::value_parser!(u32).range(1..))]
     api_auth_failures_per_minute: u32,
+    /// A reverse proxy (address or CIDR) whose X-Forwarded-For header names
+    /// the client; repeat for several. Without it the header is ignored.
+    #[arg(long = "trusted-proxy", env = "LATCHKEY_TRUSTED_PROXIES", value_delimiter = ',',
+          value_parser = parse_proxy)]
+    trusted_proxies: Vec<ipnet::IpNet>,
+    /// Answer 503 to a request still unanswered after this many seconds.
+    #[arg(long, env = "LATCHKEY_REQUEST_TIMEOUT_SECONDS", default_value_t = latchkey::config::DEFAULT_REQUEST_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    request_timeout_seconds: u64,
+    /// Requests served at once; beyond this, 503 with Retry-After at once.
+    #[arg(long, env = "LATCHKEY_MAX_CONCURRENT_REQUESTS", default_value_t = latchkey::config::DEFAULT_MAX_CONCURRENT_REQUESTS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_concurrent_requests: u64,
     /// Email of the first Owner, used only when no member exists yet.
     #[arg(
         long,
@@ -224,6 +237,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// `10.0.0.0/8`, or one address (`192.0.2.1`, `::1`) as a /32 or /128.
+fn parse_proxy(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP address or CIDR block (like 10.0.0.0/8)"))
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config {
         listen: args.listen,
@@ -231,6 +252,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         secure_cookies: args.secure_cookies,
         session_idle: time::Duration::minutes(i64::from(args.session_idle_minutes)),
         api_auth_failures_per_minute: args.api_auth_failures_per_minute as usize,
+        trusted_proxies: args.trusted_proxies,
+        request_timeout: std::time::Duration::from_secs(args.request_timeout_seconds),
+        max_concurrent_requests: args.max_concurrent_requests as usize,
         demo: args.demo,
         bootstrap: match (args.bootstrap_email, args.bootstrap_password) {
             (Some(email), Some(password)) => Some(BootstrapOwner { email, password }),

@@ -109,6 +109,20 @@ impl ApiError {
         }
     }
 
+    /// 503 with `Retry-After`: too many requests at once, or this one took
+    /// too long. Nothing was changed.
+    pub fn busy(why: &str) -> Self {
+        tracing::warn!(reason = %why, "answering 503: busy");
+        Self {
+            retry_after: Some(Duration::from_secs(crate::web::error::RETRY_AFTER_SECS)),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                format!("The service is busy ({why}); nothing was changed. Try again shortly"),
+            )
+        }
+    }
+
     pub fn internal(e: impl std::fmt::Debug) -> Self {
         tracing::error!(error = ?e, "API internal error");
         Self::new(

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -80,5 +80,72 @@ async fn drain(mut body: Body) {
     .await;
     if drained.is_err() {
         tracing::debug!("gave up draining an oversized request body");
+    }
+}
+
+/// Longest request target (path and query) served; longer gets 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most header bytes (names and values) a request may carry; more gets 431.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Refuses request targets and header sets no page or API call needs, before
+/// any handler, session or database sees them.
+pub async fn refuse_oversized_heads(req: Request, next: Next) -> Response {
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_len > MAX_URI_BYTES {
+        return refusal(
+            req.uri().path(),
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            "The address is too long.",
+        );
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return refusal(
+            req.uri().path(),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            "The request's headers are too large.",
+        );
+    }
+    next.run(req).await
+}
+
+/// Whether `path` is the API's (JSON answers) rather than a page's.
+fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// A refusal in the words of the front door `path` belongs to: the API's
+/// JSON (`code`, `message`), or the error page, which words it for people.
+fn refusal(path: &str, status: StatusCode, code: &'static str, message: &str) -> Response {
+    if is_api(path) {
+        crate::api::error::ApiError::new(status, code, message).into_response()
+    } else {
+        crate::web::error::PageError::HeadTooLarge(status).into_response()
+    }
+}
+
+/// What the overload and timeout layers report, as a response: 503 with
+/// `Retry-After`, as JSON for the API and as a page otherwise. The server
+/// sheds a request rather than queueing it without bound.
+pub async fn overloaded(uri: axum::http::Uri, err: tower::BoxError) -> Response {
+    let why = if err.is::<tower::load_shed::error::Overloaded>() {
+        "the server is busy"
+    } else if err.is::<tower::timeout::error::Elapsed>() {
+        "the request took too long"
+    } else {
+        tracing::error!(error = %err, "a request failed in the serving layers");
+        "the server could not serve the request"
+    };
+    if is_api(uri.path()) {
+        crate::api::error::ApiError::busy(why).into_response()
+    } else {
+        crate::web::error::PageError::Busy(why.to_string()).into_response()
     }
 }

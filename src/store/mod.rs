@@ -442,9 +442,22 @@ impl Store {
         tx: sqlx::Transaction<'static, sqlx::Any>,
         changes: &[Change],
     ) -> StoreResult<()> {
-        let committed = tx.commit().await;
-        self.committed(changes).await;
-        Ok(committed?)
+        // In a task of its own: if the request is dropped here (the client
+        // hung up, the request timed out), a delete that committed must
+        // still reach the index, or the revoked secret would keep working.
+        let store = self.clone();
+        let changes = changes.to_vec();
+        let done = tokio::spawn(async move {
+            let committed = tx.commit().await;
+            store.committed(&changes).await;
+            committed
+        });
+        match done.await {
+            Ok(committed) => Ok(committed?),
+            Err(e) => Err(StoreError::Unavailable(format!(
+                "the commit task failed: {e}"
+            ))),
+        }
     }
 
     /// Commits a write that created the tokens in `fresh` (each as written

@@ -50,6 +50,13 @@ pub enum PageError {
     /// has every change): 503, try again shortly.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// Too many requests at once, or this one took too long: 503, try
+    /// again shortly.
+    #[error("busy: {0}")]
+    Busy(String),
+    /// A request target or header set far beyond what any page needs.
+    #[error("request too large")]
+    HeadTooLarge(StatusCode),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -252,6 +259,28 @@ impl PageError {
                     )
                 }
             }
+            PageError::Busy(why) => {
+                tracing::warn!(reason = %why, "answering 503: busy");
+                Described {
+                    dialog_title: Some("Latchkey is busy"),
+                    action: ("/".to_string(), "Try again".to_string()),
+                    ..described(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Latchkey is busy",
+                        format!(
+                            "It could not take this request ({why}), so nothing was changed. \
+                             Try again in a moment."
+                        ),
+                    )
+                }
+            }
+            PageError::HeadTooLarge(status) => described(
+                *status,
+                "That request was too large",
+                "The address or the request's headers were far longer than any page needs. \
+                 Open Latchkey from its own links and try again."
+                    .to_string(),
+            ),
             PageError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 Described {

@@ -46,7 +46,17 @@ pub struct TestApp {
 /// Starts a server on `db` (which may already hold data, or serve another
 /// instance) with `members` added, all with `PASSWORD`.
 pub async fn launch(db: Arc<TestDb>, members: &[(&str, MemberRole)]) -> anyhow::Result<TestApp> {
-    let config = latchkey::config::Config::for_database(db.url.clone());
+    launch_configured(db, members, |_| {}).await
+}
+
+/// Like `launch`, with the configuration changed by `configure` first.
+pub async fn launch_configured(
+    db: Arc<TestDb>,
+    members: &[(&str, MemberRole)],
+    configure: impl FnOnce(&mut latchkey::config::Config),
+) -> anyhow::Result<TestApp> {
+    let mut config = latchkey::config::Config::for_database(db.url.clone());
+    configure(&mut config);
     let app = latchkey::App::new(config).await?;
     for (email, role) in members {
         app.state()

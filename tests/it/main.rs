@@ -2,6 +2,7 @@
 //! `127.0.0.1:0` with a fresh SQLite database and talks to it like a browser
 //! (or a hostile client) would.
 
+mod abuse;
 mod api_auth;
 mod api_bad_input;
 mod api_helpers;
