@@ -99,27 +99,28 @@ impl ApiError {
     /// instance cannot prove a secret is still live. Nothing was changed.
     pub fn unavailable(why: &str) -> Self {
         tracing::warn!(reason = %why, "answering 503: database unavailable");
-        Self {
-            retry_after: Some(Duration::from_secs(crate::web::error::RETRY_AFTER_SECS)),
-            ..Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "The service cannot reach its database right now; nothing was changed. Try again shortly",
-            )
-        }
+        Self::try_again_shortly(
+            "unavailable",
+            "The service cannot reach its database right now; nothing was changed. Try again shortly"
+                .to_string(),
+        )
     }
 
     /// 503 with `Retry-After`: too many requests at once, or this one took
     /// too long. Nothing was changed.
     pub fn busy(why: &str) -> Self {
         tracing::warn!(reason = %why, "answering 503: busy");
+        Self::try_again_shortly(
+            "busy",
+            format!("The service is busy ({why}); nothing was changed. Try again shortly"),
+        )
+    }
+
+    /// A 503 that tells the client when to try again.
+    fn try_again_shortly(code: &'static str, message: String) -> Self {
         Self {
             retry_after: Some(Duration::from_secs(crate::web::error::RETRY_AFTER_SECS)),
-            ..Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                format!("The service is busy ({why}); nothing was changed. Try again shortly"),
-            )
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
         }
     }
 
