@@ -2,11 +2,13 @@
 //! tokens. This crate builds the whole application so that `main.rs` only
 //! parses the command line and tests can start the real server on port 0.
 
+pub mod action;
 pub mod api;
 pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod members;
 pub mod seed;
 pub mod store;
 pub mod throttle;
@@ -42,6 +44,9 @@ pub struct AppState {
     pub sign_in_throttle: Arc<FailureThrottle>,
     /// Failed API authentications per client IP.
     pub api_auth_throttle: Arc<FailureThrottle>,
+    /// How many refusals (CSRF, throttled sign-ins) each client has had
+    /// audited this minute: an attacker must not be able to fill the log.
+    pub audit_noise: Arc<FailureThrottle>,
     /// API token uses waiting to be written as "last used".
     pub usage: Arc<UsageRecorder>,
     /// New secrets waiting for the page that shows them (no JavaScript).
@@ -50,6 +55,26 @@ pub struct AppState {
 
 /// Five failed sign-ins a minute per client IP or per email (PRODUCT.md §7).
 pub const SIGN_IN_FAILURES_PER_MINUTE: usize = 5;
+
+/// Refusals of one kind audited per client per minute; the rest are only
+/// go to the server log only.
+pub const AUDITED_REFUSALS_PER_MINUTE: usize = 3;
+
+impl AppState {
+    /// Audits a refusal (CSRF, a throttled sign-in) from `client`, unless
+    /// that client already had [`AUDITED_REFUSALS_PER_MINUTE`] of this kind
+    /// audited this minute. A failure to record is logged, not passed on:
+    /// the request is refused either way.
+    pub async fn audit_sparingly(&self, client: &str, event: &store::NewAuditEvent<'_>) {
+        let key = format!("{}:{client}", event.action.as_str());
+        if self.audit_noise.fail(&key).is_err() {
+            return;
+        }
+        if let Err(e) = self.store.record_audit(event).await {
+            tracing::warn!(error = %e, action = event.action.as_str(), "auditing a refusal failed");
+        }
+    }
+}
 
 /// A configured application, ready to serve.
 pub struct App {
@@ -80,6 +105,11 @@ impl App {
                     Duration::from_secs(60),
                     clock.clone(),
                 )),
+                audit_noise: Arc::new(FailureThrottle::new(
+                    AUDITED_REFUSALS_PER_MINUTE,
+                    Duration::from_secs(60),
+                    clock.clone(),
+                )),
                 usage: Arc::new(UsageRecorder::default()),
                 pending_secrets: Arc::new(web::flash::PendingSecrets::new(clock.clone())),
                 clock,
@@ -98,7 +128,7 @@ impl App {
     pub fn router(&self) -> axum::Router {
         axum::Router::new()
             .merge(api::router())
-            .merge(web::router(&self.state.config, self.sessions.clone()))
+            .merge(web::router(&self.state, self.sessions.clone()))
             // Inside the headers layer, so even a panic's page carries them.
             .layer(CatchPanicLayer::custom(web::error::panic_response))
             .layer(axum::middleware::from_fn_with_state(
@@ -119,7 +149,10 @@ impl App {
                     ))
                     .timeout(self.state.config.request_timeout),
             )
-            .layer(axum::middleware::from_fn(http::security::headers))
+            .layer(axum::middleware::from_fn_with_state(
+                self.state.config.secure_cookies,
+                http::security::headers,
+            ))
             .layer(axum::middleware::from_fn(http::compression::compress_responses))
             .layer(
                 TraceLayer::new_for_http()

@@ -93,7 +93,8 @@ struct ServeArgs {
     /// printed once).
     #[arg(long)]
     demo: bool,
-    /// Mark the session cookie Secure; use when serving over HTTPS.
+    /// Serve over HTTPS (directly or behind a TLS proxy): the session cookie
+    /// becomes `__Host-latchkey_session` with `Secure`, and HSTS is sent.
     #[arg(long, env = "LATCHKEY_SECURE_COOKIES")]
     secure_cookies: bool,
     /// Sign members out after this many minutes without a request.

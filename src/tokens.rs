@@ -3,17 +3,16 @@
 //! operation checks the rules in `domain`, then changes the store (with its
 //! audit event in the same transaction).
 
-use crate::domain::policy::{self, Actor, Denied};
+use crate::action::{ActionError, ActionResult};
+use crate::domain::ids;
+use crate::domain::policy::{self, Actor};
 use crate::domain::secret::NewSecret;
 use crate::domain::token::{
     TokenKind, TokenRole, clone_name, could_be_in_a_name, validate_api_version,
     validate_description, validate_expiry, validate_name, validate_old_secret_until,
 };
-use crate::domain::{ValidationError, ids};
 use crate::store::credentials::TokenAuth;
-use crate::store::{
-    AuditActor, Member, NewToken, Store, StoreError, Token, TokenFields, TokenFilter,
-};
+use crate::store::{AuditActor, Member, NewToken, Store, Token, TokenFields, TokenFilter};
 
 /// Who acts.
 #[derive(Debug, Clone, Copy)]
@@ -72,7 +71,7 @@ impl<'a> Caller<'a> {
         }
     }
 
-    fn audit(&self) -> AuditActor {
+    pub(crate) fn audit(&self) -> AuditActor {
         let (member_id, token_id, label) = match self.acting {
             Acting::Member(member) => (Some(member.id.clone()), None, member.email.clone()),
             Acting::PersonalToken { member, token, .. } => (
@@ -94,45 +93,6 @@ impl<'a> Caller<'a> {
         }
     }
 }
-
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    /// Unknown, malformed, or not visible to the caller (indistinguishable on
-    /// purpose: ids of other members' tokens are not confirmed).
-    #[error("token not found")]
-    NotFound,
-    #[error("{0}")]
-    Forbidden(String),
-    /// One message per offending field; nothing was stored.
-    #[error("invalid input")]
-    Invalid(Vec<ValidationError>),
-    #[error("{0}")]
-    Conflict(String),
-    /// The database cannot be reached; nothing was changed.
-    #[error("{0}")]
-    Unavailable(String),
-    #[error(transparent)]
-    Internal(anyhow::Error),
-}
-
-impl From<StoreError> for TokenError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => TokenError::NotFound,
-            StoreError::Conflict(message) => TokenError::Conflict(message),
-            StoreError::Unavailable(why) => TokenError::Unavailable(why),
-            other => TokenError::Internal(other.into()),
-        }
-    }
-}
-
-impl From<Denied> for TokenError {
-    fn from(d: Denied) -> Self {
-        TokenError::Forbidden(d.0)
-    }
-}
-
-pub type TokenResult<T> = Result<T, TokenError>;
 
 /// A token together with its secret, which the caller shows exactly once.
 pub struct Issued {
@@ -169,7 +129,7 @@ fn validate_fields(
     expires_at: Option<i64>,
     current_expiry: Option<Option<i64>>,
     now_ms: i64,
-) -> TokenResult<(String, String)> {
+) -> ActionResult<(String, String)> {
     let mut errors = Vec::new();
     let name = validate_name(name).map_err(|e| errors.push(e)).ok();
     let description = validate_description(description)
@@ -182,18 +142,18 @@ fn validate_fields(
     }
     match (name, description) {
         (Some(name), Some(description)) if errors.is_empty() => Ok((name, description)),
-        _ => Err(TokenError::Invalid(errors)),
+        _ => Err(ActionError::Invalid(errors)),
     }
 }
 
 /// Loads a token the caller may see.
-pub async fn get(store: &Store, caller: Caller<'_>, id: &str) -> TokenResult<Token> {
+pub async fn get(store: &Store, caller: Caller<'_>, id: &str) -> ActionResult<Token> {
     if !ids::is_valid_id(id) {
-        return Err(TokenError::NotFound);
+        return Err(ActionError::NotFound);
     }
-    let token = store.find_token(id).await?.ok_or(TokenError::NotFound)?;
+    let token = store.find_token(id).await?.ok_or(ActionError::NotFound)?;
     if !policy::can_view(caller.actor(), token.facts()) {
-        return Err(TokenError::NotFound);
+        return Err(ActionError::NotFound);
     }
     Ok(token)
 }
@@ -214,7 +174,7 @@ pub async fn list(
     store: &Store,
     caller: Caller<'_>,
     request: &ListRequest,
-) -> TokenResult<(Vec<Token>, i64)> {
+) -> ActionResult<(Vec<Token>, i64)> {
     if request
         .name_contains
         .as_deref()
@@ -239,7 +199,7 @@ pub async fn create(
     store: &Store,
     caller: Caller<'_>,
     request: CreateRequest,
-) -> TokenResult<Issued> {
+) -> ActionResult<Issued> {
     policy::can_create(caller.actor(), request.kind, request.role)?;
     let (name, description) = validate_fields(
         &request.name,
@@ -273,7 +233,7 @@ pub async fn create(
 /// A new token with the source's role, kind, description and API version
 /// (PRODUCT.md §3; not its expiry, which belongs to the original's purpose),
 /// named `<name> (copy)`, owned by the caller, with a fresh secret.
-pub async fn clone(store: &Store, caller: Caller<'_>, source_id: &str) -> TokenResult<Issued> {
+pub async fn clone(store: &Store, caller: Caller<'_>, source_id: &str) -> ActionResult<Issued> {
     let source = get(store, caller, source_id).await?;
     policy::can_clone(caller.actor(), source.facts())?;
     let secret = NewSecret::generate(source.kind);
@@ -307,11 +267,11 @@ pub async fn reset(
     caller: Caller<'_>,
     id: &str,
     old_valid_until: Option<i64>,
-) -> TokenResult<Issued> {
+) -> ActionResult<Issued> {
     let token = get(store, caller, id).await?;
     policy::can_reset(caller.actor(), token.facts())?;
     let old_valid_until = validate_old_secret_until(old_valid_until, store.clock().now_ms())
-        .map_err(|e| TokenError::Invalid(vec![e]))?;
+        .map_err(|e| ActionError::Invalid(vec![e]))?;
     let secret = NewSecret::generate(token.kind);
     let token = store
         .reset_token_secret(
@@ -336,7 +296,7 @@ pub async fn edit(
     id: &str,
     request: EditRequest,
     expected_version: Option<i64>,
-) -> TokenResult<Token> {
+) -> ActionResult<Token> {
     let token = get(store, caller, id).await?;
     policy::can_manage(caller.actor(), token.facts())?;
     policy::can_change_role(caller.actor(), token.facts(), request.role)?;
@@ -375,7 +335,7 @@ pub async fn edit(
         return Ok(token);
     }
     if expected_version.is_some_and(|v| v != token.version) {
-        return Err(TokenError::Conflict(
+        return Err(ActionError::Conflict(
             "The token was changed by someone else; reload and try again".to_string(),
         ));
     }
@@ -391,7 +351,7 @@ pub async fn edit(
 }
 
 /// Deletes a token; every later request with its secret gets 401.
-pub async fn delete(store: &Store, caller: Caller<'_>, id: &str) -> TokenResult<Token> {
+pub async fn delete(store: &Store, caller: Caller<'_>, id: &str) -> ActionResult<Token> {
     let token = get(store, caller, id).await?;
     policy::can_manage(caller.actor(), token.facts())?;
     Ok(store.delete_token(&token.id, &caller.audit()).await?)
@@ -419,14 +379,14 @@ pub fn allowed(caller: Caller<'_>, token: &Token) -> Allowed {
 
 /// Loads a token the caller may edit or delete (`Forbidden` with the reason
 /// otherwise), for showing the edit form or the delete confirmation.
-pub async fn get_manageable(store: &Store, caller: Caller<'_>, id: &str) -> TokenResult<Token> {
+pub async fn get_manageable(store: &Store, caller: Caller<'_>, id: &str) -> ActionResult<Token> {
     let token = get(store, caller, id).await?;
     policy::can_manage(caller.actor(), token.facts())?;
     Ok(token)
 }
 
 /// Loads a token the caller may reset, for showing the reset confirmation.
-pub async fn get_resettable(store: &Store, caller: Caller<'_>, id: &str) -> TokenResult<Token> {
+pub async fn get_resettable(store: &Store, caller: Caller<'_>, id: &str) -> ActionResult<Token> {
     let token = get(store, caller, id).await?;
     policy::can_reset(caller.actor(), token.facts())?;
     Ok(token)

@@ -76,7 +76,8 @@
     // The items work as plain links and forms without JavaScript; with it
     // they load into the dialog through htmx (rows are kept lean by leaving
     // these attributes to this script).
-    $all("a", list).forEach(function (link) {
+    // (Except links to another page, marked data-navigate.)
+    $all("a:not([data-navigate])", list).forEach(function (link) {
       link.setAttribute("hx-get", link.getAttribute("href"));
       link.setAttribute("hx-target", "#dialog-content");
     });
@@ -267,6 +268,12 @@
       firstFocusable(body) ||
       $("#dialog-title", body);
     if (target && target.id === "dialog-title") target.setAttribute("tabindex", "-1");
+    // htmx focuses [autofocus] itself when the swap settles, 20 ms later:
+    // by then a quick keyboard user may have tabbed on, and focus would jump
+    // back. Focus is placed here, once.
+    $all("[autofocus]", body).forEach(function (el) {
+      el.removeAttribute("autofocus");
+    });
     if (target) target.focus();
   }
 

@@ -9,11 +9,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::action::ActionError;
 use crate::domain::policy::Denied;
 use crate::http::limits::{BodyRefusal, MAX_BODY_BYTES};
 use crate::http::token_id::UnknownToken;
 use crate::store::StoreError;
-use crate::tokens::TokenError;
 
 /// Every error the API returns.
 #[derive(Debug, Serialize, ToSchema)]
@@ -172,23 +172,23 @@ impl BodyRefusal for ApiError {
     }
 }
 
-impl From<TokenError> for ApiError {
-    fn from(e: TokenError) -> Self {
+impl From<ActionError> for ApiError {
+    fn from(e: ActionError) -> Self {
         match e {
-            TokenError::NotFound => ApiError::not_found(),
-            TokenError::Forbidden(message) => ApiError::forbidden(message),
-            TokenError::Invalid(errors) => ApiError::bad_request(
+            ActionError::NotFound | ActionError::MemberNotFound => ApiError::not_found(),
+            ActionError::Forbidden(message) => ApiError::forbidden(message),
+            ActionError::Invalid(errors) => ApiError::bad_request(
                 errors
                     .iter()
                     .map(|e| format!("{}: {}", api_field(e.field), e.message))
                     .collect::<Vec<_>>()
                     .join("; "),
             ),
-            TokenError::Conflict(message) => {
+            ActionError::Conflict(message) => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", message)
             }
-            TokenError::Unavailable(why) => ApiError::unavailable(&why),
-            TokenError::Internal(e) => ApiError::internal(e),
+            ActionError::Unavailable(why) => ApiError::unavailable(&why),
+            ActionError::Internal(e) => ApiError::internal(e),
         }
     }
 }

@@ -2,8 +2,10 @@
 //! authenticate with an access token, never a session, so none of the page
 //! middleware (sessions, CSRF) applies here, and no CORS headers are sent.
 
+pub mod audit;
 pub mod auth;
 pub mod error;
+pub mod members;
 pub mod model;
 pub mod openapi;
 pub mod tokens;
@@ -28,6 +30,12 @@ pub fn router() -> Router<AppState> {
         )
         .route("/tokens/{id}/reset", post(tokens::reset))
         .route("/tokens/{id}/clone", post(tokens::clone))
+        .route("/members", get(members::list))
+        .route(
+            "/members/{id}",
+            axum::routing::patch(members::patch).delete(members::delete),
+        )
+        .route("/auditlog", get(audit::list))
         .route("/openapi.json", get(openapi::document))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed);

@@ -39,7 +39,7 @@ impl From<TokenRole> for ApiTokenRole {
 }
 
 /// A member role as the API spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ApiMemberRole {
     Owner,
@@ -58,6 +58,19 @@ impl From<crate::domain::MemberRole> for ApiMemberRole {
             M::Writer => ApiMemberRole::Writer,
             M::Reader => ApiMemberRole::Reader,
             M::NoAccess => ApiMemberRole::NoAccess,
+        }
+    }
+}
+
+impl From<ApiMemberRole> for crate::domain::MemberRole {
+    fn from(r: ApiMemberRole) -> Self {
+        use crate::domain::MemberRole as M;
+        match r {
+            ApiMemberRole::Owner => M::Owner,
+            ApiMemberRole::Admin => M::Admin,
+            ApiMemberRole::Writer => M::Writer,
+            ApiMemberRole::Reader => M::Reader,
+            ApiMemberRole::NoAccess => M::NoAccess,
         }
     }
 }
@@ -309,4 +322,146 @@ pub fn edit_from_patch(token: &Token, patch: &json_patch::Patch) -> Result<EditR
         api_version,
         expires_at,
     })
+}
+
+/// A member of the organization.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberJson {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub email: String,
+    pub role: ApiMemberRole,
+    /// Unix milliseconds.
+    pub creation_date: i64,
+    /// Unix milliseconds, or null if they never signed in.
+    pub last_sign_in: Option<i64>,
+    /// How many personal tokens they have.
+    pub personal_token_count: i64,
+    #[serde(rename = "_links")]
+    pub links: TokenLinks,
+}
+
+impl MemberJson {
+    pub fn new(summary: &crate::store::MemberSummary) -> Self {
+        let m = &summary.member;
+        MemberJson {
+            id: m.id.clone(),
+            email: m.email.clone(),
+            role: m.role.into(),
+            creation_date: m.created_at,
+            last_sign_in: summary.last_sign_in_at,
+            personal_token_count: summary.personal_tokens,
+            links: TokenLinks {
+                self_: Link::json(format!("/api/v2/members/{}", m.id)),
+                parent: Link::json("/api/v2/members"),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberList {
+    pub items: Vec<MemberJson>,
+    pub total_count: i64,
+}
+
+/// What a member patch may touch: `/role` only.
+pub fn role_from_patch(
+    current: crate::domain::MemberRole,
+    patch: &json_patch::Patch,
+) -> Result<crate::domain::MemberRole, ApiError> {
+    for op in &patch.0 {
+        let mut pointers = vec![op.path().to_string()];
+        match op {
+            json_patch::PatchOperation::Move(m) => pointers.push(m.from.to_string()),
+            json_patch::PatchOperation::Copy(c) => pointers.push(c.from.to_string()),
+            _ => {}
+        }
+        if let Some(p) = pointers.iter().find(|p| p.as_str() != "/role") {
+            return Err(ApiError::unprocessable(format!(
+                "{p:?} cannot be changed; patch /role"
+            )));
+        }
+    }
+    let mut doc = json!({ "role": ApiMemberRole::from(current) });
+    json_patch::patch(&mut doc, &patch.0)
+        .map_err(|e| ApiError::unprocessable(format!("The patch could not be applied: {e}")))?;
+    doc.get("role")
+        .cloned()
+        .and_then(|v| serde_json::from_value::<ApiMemberRole>(v).ok())
+        .map(Into::into)
+        .ok_or_else(|| {
+            ApiError::unprocessable("role must be owner, admin, writer, reader or no_access")
+        })
+}
+
+/// Who did something, in an audit entry.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditActorJson {
+    /// The member, also when they acted through a personal token.
+    pub member_id: Option<String>,
+    /// The API token the action came through.
+    pub token_id: Option<String>,
+    /// The member's email, or which token; null for the command line.
+    pub label: Option<String>,
+}
+
+/// The token an audit entry is about, named as it was then.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditTokenJson {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub name: String,
+}
+
+/// One audit log entry.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntryJson {
+    #[serde(rename = "_id")]
+    pub id: i64,
+    /// Unix milliseconds.
+    pub date: i64,
+    /// `token_created`, `member_removed`, `sign_in_failed`, …
+    pub action: String,
+    pub actor: AuditActorJson,
+    pub token: Option<AuditTokenJson>,
+    /// For a clone, the token it was cloned from.
+    pub source_token_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl From<crate::store::AuditEvent> for AuditEntryJson {
+    fn from(e: crate::store::AuditEvent) -> Self {
+        AuditEntryJson {
+            id: e.id,
+            date: e.occurred_at,
+            action: e.action.as_str().to_string(),
+            actor: AuditActorJson {
+                member_id: e.actor_member_id,
+                token_id: e.actor_token_id,
+                label: e.actor_email,
+            },
+            token: e.token_id.map(|id| AuditTokenJson {
+                id,
+                name: e.token_name.unwrap_or_default(),
+            }),
+            source_token_id: e.source_token_id,
+            client_ip: e.client_ip,
+            detail: e.detail,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditList {
+    pub items: Vec<AuditEntryJson>,
+    pub total_count: i64,
+    #[serde(rename = "_links")]
+    pub links: ListLinks,
 }

@@ -7,13 +7,13 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, Securi
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{error, model, tokens};
+use super::{audit, error, members, model, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Latchkey API",
-        description = "Manage an organization's API access tokens. Authenticate with an access token in the Authorization header (raw, or as `Bearer <token>`).",
+        description = "Manage an organization's API access tokens and members, and read its audit log. Authenticate with an access token in the Authorization header (raw, or as `Bearer <token>`).",
     ),
     paths(
         tokens::caller_identity,
@@ -24,6 +24,10 @@ use super::{error, model, tokens};
         tokens::delete,
         tokens::reset,
         tokens::clone,
+        members::list,
+        members::patch,
+        members::delete,
+        audit::list,
     ),
     components(schemas(
         error::ErrorBody,
@@ -35,9 +39,19 @@ use super::{error, model, tokens};
         model::ApiMemberRole,
         model::PatchOperation,
         model::PatchOp,
+        model::MemberJson,
+        model::MemberList,
+        model::AuditList,
+        model::AuditEntryJson,
+        model::AuditActorJson,
+        model::AuditTokenJson,
     )),
     modifiers(&TokenAuth, &CommonResponses),
-    tags((name = "tokens", description = "Access tokens"))
+    tags(
+        (name = "tokens", description = "Access tokens"),
+        (name = "members", description = "The organization's members (Admin tokens)"),
+        (name = "audit", description = "The audit log (Admin tokens)"),
+    )
 )]
 pub struct ApiDoc;
 

@@ -14,10 +14,11 @@ use super::model::{
     CallerIdentity, CreateTokenBody, Link, ListLinks, TokenJson, TokenList, edit_from_patch,
 };
 use crate::AppState;
+use crate::action::ActionError;
 use crate::domain::policy;
 use crate::domain::token::{DEFAULT_API_VERSION, TokenKind, TokenRole, validate_old_secret_until};
 use crate::http::compression::{HoldsSecret, holds_secret};
-use crate::tokens::{self, CreateRequest, ListRequest, TokenError};
+use crate::tokens::{self, CreateRequest, ListRequest};
 
 /// The `{id}` of a token route, refused with the API's 404.
 type TokenId = crate::http::TokenId<ApiError>;
@@ -47,7 +48,7 @@ pub const DEFAULT_LIMIT: i64 = 25;
 pub const MAX_LIMIT: i64 = 1000;
 
 /// Parses a JSON body, insisting on a JSON content type.
-fn json_body<T: serde::de::DeserializeOwned>(
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: &Bytes,
     accepted: &[&str],
@@ -111,7 +112,7 @@ fn parse_bool(name: &str, raw: Option<&str>) -> Result<bool, ApiError> {
     }
 }
 
-fn parse_int(
+pub(super) fn parse_int(
     name: &str,
     raw: Option<&str>,
     default: i64,
@@ -287,7 +288,7 @@ pub async fn patch(
     .await
     .map_err(|e| match e {
         // The patch was well formed but the result breaks a rule.
-        TokenError::Invalid(_) | TokenError::Forbidden(_) => {
+        ActionError::Invalid(_) | ActionError::Forbidden(_) => {
             ApiError::unprocessable(ApiError::from(e).message)
         }
         other => other.into(),
@@ -351,7 +352,7 @@ pub async fn reset(
     // A bad expiry is a bad request whatever the token: checked before it
     // is looked up (the operation checks again, for every caller).
     validate_old_secret_until(expiry, state.clock.now_ms())
-        .map_err(|e| ApiError::from(TokenError::Invalid(vec![e])))?;
+        .map_err(|e| ApiError::from(ActionError::Invalid(vec![e])))?;
     let issued = tokens::reset(&state.store, caller.caller(), &id, expiry).await?;
     Ok(with_secret(StatusCode::OK, issued))
 }

@@ -8,6 +8,11 @@ pub enum AuditAction {
     SignIn,
     SignInFailed,
     SignOut,
+    /// Five failed sign-ins (per client or per email) and the next is refused.
+    SignInThrottled,
+    /// A state-changing request without this session's CSRF token, or from
+    /// another site.
+    CsrfRefused,
     MemberCreated,
     MemberRoleChanged,
     MemberRemoved,
@@ -19,10 +24,12 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 13] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
+        AuditAction::SignInThrottled,
+        AuditAction::CsrfRefused,
         AuditAction::MemberCreated,
         AuditAction::MemberRoleChanged,
         AuditAction::MemberRemoved,
@@ -38,6 +45,8 @@ impl AuditAction {
             AuditAction::SignIn => "sign_in",
             AuditAction::SignInFailed => "sign_in_failed",
             AuditAction::SignOut => "sign_out",
+            AuditAction::SignInThrottled => "sign_in_throttled",
+            AuditAction::CsrfRefused => "csrf_refused",
             AuditAction::MemberCreated => "member_created",
             AuditAction::MemberRoleChanged => "member_role_changed",
             AuditAction::MemberRemoved => "member_removed",
@@ -55,6 +64,8 @@ impl AuditAction {
             AuditAction::SignIn => "Signed in",
             AuditAction::SignInFailed => "Failed sign-in",
             AuditAction::SignOut => "Signed out",
+            AuditAction::SignInThrottled => "Sign-in throttled",
+            AuditAction::CsrfRefused => "Request refused (CSRF)",
             AuditAction::MemberCreated => "Member added",
             AuditAction::MemberRoleChanged => "Role changed",
             AuditAction::MemberRemoved => "Member removed",

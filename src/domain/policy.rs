@@ -277,6 +277,70 @@ pub fn can_change_role(
     }
 }
 
+/// Whether the actor may see the members and change them at all: Admins
+/// and Owners, through the API only with a token that acts as Admin.
+pub fn can_manage_members(actor: Actor<'_>) -> Result<(), Denied> {
+    match actor.via_token() {
+        Some(role) if role < TokenRole::Admin => deny(format!(
+            "Managing members needs an Admin token; this one acts as {}",
+            role.label()
+        )),
+        _ if !actor.is_admin() => deny("Only Admins and Owners can manage members."),
+        _ => Ok(()),
+    }
+}
+
+/// Owners are made and changed only by Owners. An API token acts as Admin
+/// at most, so changes that touch an Owner are made in the console.
+fn is_owner(actor: Actor<'_>) -> bool {
+    actor.role() == MemberRole::Owner
+}
+
+/// Adding a member with `role`.
+pub fn can_add_member(actor: Actor<'_>, role: MemberRole) -> Result<(), Denied> {
+    can_manage_members(actor)?;
+    if role == MemberRole::Owner && !is_owner(actor) {
+        return deny("Only Owners can make a member an Owner.");
+    }
+    Ok(())
+}
+
+/// Giving the member whose role is now `current` the role `new_role`.
+/// (That an Owner is left is [`keeps_an_owner`]'s to say, inside the
+/// store's transaction.)
+pub fn can_change_member_role(
+    actor: Actor<'_>,
+    current: MemberRole,
+    new_role: MemberRole,
+) -> Result<(), Denied> {
+    can_manage_members(actor)?;
+    if current == MemberRole::Owner && !is_owner(actor) {
+        return deny("Only Owners can change an Owner's role.");
+    }
+    if new_role == MemberRole::Owner && !is_owner(actor) {
+        return deny("Only Owners can make a member an Owner.");
+    }
+    Ok(())
+}
+
+/// Removing the member `target_id`, whose role is `target_role`. Nobody
+/// removes themselves: it would end the session mid-action, and another
+/// Admin should see it happen.
+pub fn can_remove_member(
+    actor: Actor<'_>,
+    target_id: &str,
+    target_role: MemberRole,
+) -> Result<(), Denied> {
+    can_manage_members(actor)?;
+    if actor.member_id() == Some(target_id) && matches!(actor, Actor::Member { .. }) {
+        return deny("You cannot remove yourself. Ask another Admin or Owner to do it.");
+    }
+    if target_role == MemberRole::Owner && !is_owner(actor) {
+        return deny("Only Owners can remove an Owner.");
+    }
+    Ok(())
+}
+
 /// The organization always keeps an Owner: refuses demoting or removing
 /// the last one. `owners` is how many Owners there are now, `target_role`
 /// the member's current role and `new_role` what they would become (`None`:
@@ -413,6 +477,95 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{what}:\n{}", wrong.join("\n"));
+    }
+
+    /// Who may add, change and remove members, for every actor against
+    /// every member role: `y`/`n` per role, No access to Owner.
+    #[test]
+    fn member_rules() {
+        let roles = MemberRole::ALL;
+        // Actors in `actors()` order; columns: the target's role (change
+        // from it to Reader; remove), and the new role (add with it).
+        let want: [(&str, &str, &str); 11] = [
+            // change from     remove          add as
+            ("nnnnn", "nnnnn", "nnnnn"), // member NoAccess
+            ("nnnnn", "nnnnn", "nnnnn"), // member Reader
+            ("nnnnn", "nnnnn", "nnnnn"), // member Writer
+            ("yyyyn", "yyyyn", "yyyyn"), // member Admin
+            ("yyyyy", "yyyyy", "yyyyy"), // member Owner
+            ("nnnnn", "nnnnn", "nnnnn"), // personal Reader
+            ("nnnnn", "nnnnn", "nnnnn"), // personal Writer
+            ("yyyyn", "yyyyn", "yyyyn"), // personal Admin
+            ("nnnnn", "nnnnn", "nnnnn"), // service Reader
+            ("nnnnn", "nnnnn", "nnnnn"), // service Writer
+            ("yyyyn", "yyyyn", "yyyyn"), // service Admin
+        ];
+        let yes = |line: &str, i: usize| line.as_bytes()[i] == b'y';
+        for ((name, actor), (change, remove, add)) in actors().into_iter().zip(want) {
+            for (i, role) in roles.into_iter().enumerate() {
+                assert_eq!(
+                    can_change_member_role(actor, role, MemberRole::Reader).is_ok(),
+                    yes(change, i),
+                    "{name} changing a {role:?}"
+                );
+                assert_eq!(
+                    can_remove_member(actor, OTHER, role).is_ok(),
+                    yes(remove, i),
+                    "{name} removing a {role:?}"
+                );
+                assert_eq!(
+                    can_add_member(actor, role).is_ok(),
+                    yes(add, i),
+                    "{name} adding a {role:?}"
+                );
+            }
+        }
+        // Promoting to Owner is the Owners' alone, whatever the member was.
+        assert!(
+            can_change_member_role(
+                Actor::Member {
+                    id: ME,
+                    role: Admin
+                },
+                Reader,
+                Owner
+            )
+            .is_err()
+        );
+        assert!(
+            can_change_member_role(
+                Actor::Member {
+                    id: ME,
+                    role: Owner
+                },
+                Reader,
+                Owner
+            )
+            .is_ok()
+        );
+        // Nobody removes themselves in the console; an Admin may step down.
+        assert!(
+            can_remove_member(
+                Actor::Member {
+                    id: ME,
+                    role: Owner
+                },
+                ME,
+                Owner
+            )
+            .is_err()
+        );
+        assert!(
+            can_change_member_role(
+                Actor::Member {
+                    id: ME,
+                    role: Admin
+                },
+                Admin,
+                Writer
+            )
+            .is_ok()
+        );
     }
 
     // Columns:                 mine RWA  other RWA  service RWA

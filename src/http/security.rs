@@ -1,6 +1,6 @@
 //! Headers every response carries.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -9,9 +9,20 @@ use axum::response::Response;
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; frame-ancestors 'none'; \
      object-src 'none'; base-uri 'none'; form-action 'self'";
 
-pub async fn headers(req: Request, next: Next) -> Response {
+/// With `--secure-cookies` (served over HTTPS): browsers use HTTPS only for
+/// two years, so no later plain-HTTP request can be intercepted or stripped.
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=63072000; includeSubDomains";
+
+/// The headers; `https` (from `--secure-cookies`) adds HSTS.
+pub async fn headers(State(https): State<bool>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(STRICT_TRANSPORT_SECURITY),
+        );
+    }
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),

@@ -39,12 +39,24 @@ impl Default for NewAuditEvent<'_> {
     }
 }
 
+/// Which events a view of the log shows; `None` parts do not narrow it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditFilter<'a> {
+    /// Events about the token (a clone counts for its source too).
+    pub token_id: Option<&'a str>,
+    /// Events done by the member (signed in, or through their tokens).
+    pub actor_member_id: Option<&'a str>,
+    pub action: Option<AuditAction>,
+}
+
 /// A recorded event, as the audit log page shows it.
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
     pub id: i64,
     pub occurred_at: i64,
     pub action: AuditAction,
+    pub actor_member_id: Option<String>,
+    pub actor_token_id: Option<String>,
     pub actor_email: Option<String>,
     pub token_id: Option<String>,
     pub token_name: Option<String>,
@@ -94,36 +106,71 @@ pub async fn record_events(
 }
 
 impl Store {
+    /// The current names of those of `ids` that still exist: the audit log
+    /// links a token only while it does.
+    pub async fn token_names(
+        &self,
+        ids: &[&str],
+    ) -> StoreResult<std::collections::HashMap<String, String>> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let mut sql = Sql::new("SELECT id, name FROM tokens WHERE id IN (");
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind_text(*id);
+        }
+        sql.push(")");
+        let rows = sql.query().fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("name")?)))
+            .collect()
+    }
+
     /// Records an event that is not part of a larger change (sign-in, sign-out).
     pub async fn record_audit(&self, event: &NewAuditEvent<'_>) -> StoreResult<()> {
         let mut conn = self.writer().acquire().await?;
         record_event(&mut conn, event, self.now_ms()).await
     }
 
-    /// One page of events, newest first, with the total count; only those
-    /// about `token_id` when given (a clone counts for its source too).
+    /// One page of events, newest first, with the total count, narrowed
+    /// as `filter` says.
     pub async fn list_audit_events(
         &self,
-        token_id: Option<&str>,
+        filter: &AuditFilter<'_>,
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<AuditEvent>, i64)> {
         // Only the conditions that apply: a `$1 IS NULL OR …` filter would
         // leave PostgreSQL's generic plan scanning the whole table.
         let filter = |sql: &mut Sql| {
-            if let Some(id) = token_id {
-                sql.push(" WHERE (token_id = ")
+            let mut clause = " WHERE ";
+            let mut next = || std::mem::replace(&mut clause, " AND ");
+            if let Some(id) = filter.token_id {
+                sql.push(next())
+                    .push("(token_id = ")
                     .bind_text(id)
                     .push(" OR source_token_id = ")
                     .bind_text(id)
                     .push(")");
+            }
+            if let Some(id) = filter.actor_member_id {
+                sql.push(next()).push("actor_member_id = ").bind_text(id);
+            }
+            if let Some(action) = filter.action {
+                sql.push(next())
+                    .push("action = ")
+                    .bind_text(action.as_str());
             }
         };
         let mut count = Sql::new("SELECT COUNT(*) FROM audit_events");
         filter(&mut count);
         let total = count.query().fetch_one(self.pool()).await?.try_get(0)?;
         let mut select = Sql::new(
-            "SELECT id, occurred_at, action, actor_email, token_id, token_name,
+            "SELECT id, occurred_at, action, actor_member_id, actor_token_id, actor_email,
+                    token_id, token_name,
                     source_token_id, client_ip, detail
              FROM audit_events",
         );
@@ -143,6 +190,8 @@ impl Store {
                     occurred_at: row.try_get("occurred_at")?,
                     action: AuditAction::parse(&action)
                         .ok_or_else(|| StoreError::Corrupt(format!("audit action {action:?}")))?,
+                    actor_member_id: row.try_get("actor_member_id")?,
+                    actor_token_id: row.try_get("actor_token_id")?,
                     actor_email: row.try_get("actor_email")?,
                     token_id: row.try_get("token_id")?,
                     token_name: row.try_get("token_name")?,

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use super::audit::{NewAuditEvent, record_event};
 use super::sql::is_unique_violation;
 use super::tokens::delete_token_rows;
-use super::{Change, Store, StoreError, StoreResult};
+use super::{AuditActor, Change, Store, StoreError, StoreResult};
 use crate::domain::audit::AuditAction;
 use crate::domain::policy;
 use crate::domain::{MemberRole, ids};
@@ -35,12 +35,30 @@ fn member_from_row(row: &AnyRow) -> StoreResult<Member> {
     })
 }
 
-/// Who changed a member, for the audit log (`None`: the command line).
-fn actor_fields(actor: Option<&Member>) -> (Option<&str>, Option<&str>) {
-    (
-        actor.map(|a| a.id.as_str()),
-        actor.map(|a| a.email.as_str()),
-    )
+/// A member as the Members page and the API list them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberSummary {
+    pub member: Member,
+    /// How many personal tokens they have (what stops working if they go).
+    pub personal_tokens: i64,
+    pub last_sign_in_at: Option<i64>,
+}
+
+/// An event about a member, by `actor` (`None`: the command line).
+fn member_event<'a>(
+    action: AuditAction,
+    actor: Option<&'a AuditActor>,
+    detail: String,
+) -> NewAuditEvent<'a> {
+    NewAuditEvent {
+        action,
+        actor_member_id: actor.and_then(|a| a.member_id.as_deref()),
+        actor_token_id: actor.and_then(|a| a.token_id.as_deref()),
+        actor_email: actor.map(|a| a.label.as_str()),
+        client_ip: actor.and_then(|a| a.client_ip.clone()),
+        detail: Some(detail),
+        ..NewAuditEvent::default()
+    }
 }
 
 impl Store {
@@ -62,7 +80,7 @@ impl Store {
         email: &str,
         role: MemberRole,
         password_hash: &str,
-        actor: Option<&Member>,
+        actor: Option<&AuditActor>,
     ) -> StoreResult<Member> {
         let now = self.now_ms();
         let mut tx = self.begin_write().await?;
@@ -126,16 +144,13 @@ impl Store {
                 member
             }
         };
-        let (actor_member_id, actor_email) = actor_fields(actor);
         record_event(
             &mut tx,
-            &NewAuditEvent {
-                action: AuditAction::MemberCreated,
-                actor_member_id,
-                actor_email,
-                detail: Some(format!("{} as {}", member.email, role.label())),
-                ..NewAuditEvent::default()
-            },
+            &member_event(
+                AuditAction::MemberCreated,
+                actor,
+                format!("{} as {}", member.email, role.label()),
+            ),
             now,
         )
         .await?;
@@ -184,7 +199,7 @@ impl Store {
         &self,
         id: &str,
         role: MemberRole,
-        actor: Option<&Member>,
+        actor: Option<&AuditActor>,
     ) -> StoreResult<Member> {
         let now = self.now_ms();
         let mut tx = self.begin_write().await?;
@@ -195,21 +210,18 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let (actor_member_id, actor_email) = actor_fields(actor);
         record_event(
             &mut tx,
-            &NewAuditEvent {
-                action: AuditAction::MemberRoleChanged,
-                actor_member_id,
-                actor_email,
-                detail: Some(format!(
+            &member_event(
+                AuditAction::MemberRoleChanged,
+                actor,
+                format!(
                     "{} from {} to {}",
                     before.email,
                     before.role.label(),
                     role.label()
-                )),
-                ..NewAuditEvent::default()
-            },
+                ),
+            ),
             now,
         )
         .await?;
@@ -227,7 +239,7 @@ impl Store {
     pub async fn remove_member(
         &self,
         id: &str,
-        actor: Option<&Member>,
+        actor: Option<&AuditActor>,
     ) -> StoreResult<(Member, usize)> {
         let now = self.now_ms();
         let mut tx = self.begin_write().await?;
@@ -246,7 +258,6 @@ impl Store {
         .iter()
         .map(|row| Ok((row.try_get("id")?, row.try_get("name")?)))
         .collect::<StoreResult<_>>()?;
-        let (actor_member_id, actor_email) = actor_fields(actor);
         let mut changes = vec![Change::Member(id.to_string())];
         let mut deleted = 0;
         for (token_id, name) in &personal {
@@ -255,20 +266,16 @@ impl Store {
                 continue;
             }
             deleted += 1;
-            record_event(
-                &mut tx,
-                &NewAuditEvent {
-                    action: AuditAction::TokenDeleted,
-                    actor_member_id,
-                    actor_email,
-                    token_id: Some(token_id),
-                    token_name: Some(name),
-                    detail: Some(format!("{} was removed", member.email)),
-                    ..NewAuditEvent::default()
-                },
-                now,
-            )
-            .await?;
+            let event = NewAuditEvent {
+                token_id: Some(token_id),
+                token_name: Some(name),
+                ..member_event(
+                    AuditAction::TokenDeleted,
+                    actor,
+                    format!("{} was removed", member.email),
+                )
+            };
+            record_event(&mut tx, &event, now).await?;
             changes.push(Change::Token(token_id.clone()));
         }
         sqlx::query("UPDATE members SET removed_at = $1, updated_at = $1 WHERE id = $2")
@@ -282,24 +289,82 @@ impl Store {
             .await?;
         record_event(
             &mut tx,
-            &NewAuditEvent {
-                action: AuditAction::MemberRemoved,
-                actor_member_id,
-                actor_email,
-                detail: Some(format!(
+            &member_event(
+                AuditAction::MemberRemoved,
+                actor,
+                format!(
                     "{} ({}); {deleted} personal token{} deleted",
                     member.email,
                     member.role.label(),
                     if deleted == 1 { "" } else { "s" }
-                )),
-                ..NewAuditEvent::default()
-            },
+                ),
+            ),
             now,
         )
         .await?;
         self.publish(&mut tx, &changes).await?;
         self.commit(tx, &changes).await?;
         Ok((member, deleted))
+    }
+
+    /// Every current member, by email, with their personal token count and
+    /// last sign-in.
+    pub async fn list_members(&self) -> StoreResult<Vec<MemberSummary>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {MEMBER_COLUMNS}, last_sign_in_at,
+                    (SELECT COUNT(*) FROM tokens t
+                     WHERE t.member_id = m.id AND t.kind = 'personal') AS personal_tokens
+             FROM members m WHERE removed_at IS NULL ORDER BY email"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MemberSummary {
+                    member: member_from_row(row)?,
+                    personal_tokens: row.try_get("personal_tokens")?,
+                    last_sign_in_at: row.try_get("last_sign_in_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many personal tokens the member has: what stops working when
+    /// they are removed.
+    pub async fn count_personal_tokens(&self, member_id: &str) -> StoreResult<i64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM tokens WHERE member_id = $1 AND kind = 'personal'",
+        )
+        .bind(member_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(count)
+    }
+
+    /// A successful sign-in: remembered on the member and audited, in one
+    /// transaction.
+    pub async fn record_sign_in(&self, member: &Member, client_ip: String) -> StoreResult<()> {
+        let now = self.now_ms();
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE members SET last_sign_in_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&member.id)
+            .execute(&mut *tx)
+            .await?;
+        record_event(
+            &mut tx,
+            &NewAuditEvent {
+                action: AuditAction::SignIn,
+                actor_member_id: Some(&member.id),
+                actor_email: Some(&member.email),
+                client_ip: Some(client_ip),
+                ..NewAuditEvent::default()
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A current member by id.

@@ -43,8 +43,8 @@ use backend::Backend;
 pub use backend::{BackendKind, Told};
 use barrier::Barrier;
 
-pub use audit::{AuditEvent, NewAuditEvent};
-pub use members::Member;
+pub use audit::{AuditEvent, AuditFilter, NewAuditEvent};
+pub use members::{Member, MemberSummary};
 pub use tokens::{AuditActor, NewToken, Token, TokenFields, TokenFilter};
 
 /// Errors a store operation reports to its callers.

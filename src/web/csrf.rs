@@ -3,7 +3,7 @@
 //! in the `csrf_token` form field or, from htmx, the `X-CSRF-Token` header.
 
 use axum::body::{Body, Bytes};
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header, request::Parts};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -13,14 +13,25 @@ use tower_sessions::Session;
 
 use super::error::PageError;
 use super::session::{CSRF_TOKEN, MEMBER_ID, sign_in_redirect};
+use crate::AppState;
+use crate::domain::audit::AuditAction;
+use crate::http::ClientIp;
 use crate::http::limits::MAX_BODY_BYTES;
+use crate::store::NewAuditEvent;
 
 pub const FORM_FIELD: &str = "csrf_token";
 pub const HEADER: &str = "x-csrf-token";
 
 /// Checks the per-session token on every unsafe request. The form body is
 /// buffered (it is small: bodies are capped) and handed on untouched.
-pub async fn verify_token(session: Session, req: Request, next: Next) -> Response {
+/// Refusals are audited (sparingly: see `AppState::audit_sparingly`).
+pub async fn verify_token(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
     if req.method().is_safe() {
         return next.run(req).await;
     }
@@ -56,6 +67,12 @@ pub async fn verify_token(session: Session, req: Request, next: Next) -> Respons
         (Some(e), Some(p)) if bool::from(e.as_bytes().ct_eq(p.as_bytes())));
     if !valid {
         tracing::info!(path = %parts.uri.path(), "refused a request with a missing or stale CSRF token");
+        let detail = format!(
+            "{} {}: missing or stale CSRF token",
+            parts.method,
+            parts.uri.path()
+        );
+        audit_refusal(&state, &ip, member.as_deref(), detail).await;
         return stale_form_page(&parts);
     }
     next.run(Request::from_parts(parts, body)).await
@@ -139,9 +156,49 @@ fn stale_form_page(parts: &Parts) -> Response {
     PageError::StaleForm { back }.into_response()
 }
 
-/// The response tower-http's origin check gives a cross-site request.
+/// The response tower-http's origin check gives a cross-site request; the
+/// request itself is audited by [`audit_cross_origin`], which sees it.
 pub fn cross_origin_rejected(_error: ProtectionError) -> Response<Body> {
-    PageError::CrossOrigin.into_response()
+    let mut res = PageError::CrossOrigin.into_response();
+    res.extensions_mut().insert(CrossOriginRefused);
+    res
+}
+
+/// Audits the cross-site requests that tower-http's check (inside this
+/// layer) refused: its rejection hook sees neither the request nor the
+/// state.
+pub async fn audit_cross_origin(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    req: Request,
+    next: Next,
+) -> Response {
+    let what = format!("{} {}", req.method(), req.uri().path());
+    let res = next.run(req).await;
+    if res.extensions().get::<CrossOriginRefused>().is_some() {
+        audit_refusal(&state, &ip, None, format!("{what}: cross-site request")).await;
+    }
+    res
+}
+
+/// Marks the response to a refused cross-site request.
+#[derive(Debug, Clone, Copy)]
+pub struct CrossOriginRefused;
+
+async fn audit_refusal(state: &AppState, ip: &str, member_id: Option<&str>, detail: String) {
+    let member = match member_id {
+        Some(id) => state.store.find_member(id).await.ok().flatten(),
+        None => None,
+    };
+    let event = NewAuditEvent {
+        action: AuditAction::CsrfRefused,
+        actor_member_id: member.as_ref().map(|m| m.id.as_str()),
+        actor_email: member.as_ref().map(|m| m.email.as_str()),
+        client_ip: Some(ip.to_string()),
+        detail: Some(detail),
+        ..NewAuditEvent::default()
+    };
+    state.audit_sparingly(ip, &event).await;
 }
 
 #[cfg(test)]

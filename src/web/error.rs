@@ -10,11 +10,11 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::layout::Layout;
+use crate::action::ActionError;
 use crate::domain::policy::Denied;
 use crate::http::limits::{BodyRefusal, MAX_BODY_BYTES};
 use crate::http::token_id::UnknownToken;
 use crate::store::StoreError;
-use crate::tokens::TokenError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {
@@ -25,6 +25,9 @@ pub enum PageError {
     /// A token id that is unknown, malformed or not the viewer's to see.
     #[error("token not found")]
     TokenNotFound,
+    /// A member id that is unknown, malformed or of a removed member.
+    #[error("member not found")]
+    MemberNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("{0}")]
@@ -87,21 +90,22 @@ impl From<Denied> for PageError {
     }
 }
 
-impl From<TokenError> for PageError {
-    fn from(e: TokenError) -> Self {
+impl From<ActionError> for PageError {
+    fn from(e: ActionError) -> Self {
         match e {
-            TokenError::NotFound => PageError::TokenNotFound,
-            TokenError::Forbidden(message) => PageError::Forbidden(message),
-            TokenError::Invalid(errors) => PageError::Invalid(
+            ActionError::NotFound => PageError::TokenNotFound,
+            ActionError::MemberNotFound => PageError::MemberNotFound,
+            ActionError::Forbidden(message) => PageError::Forbidden(message),
+            ActionError::Invalid(errors) => PageError::Invalid(
                 errors
                     .into_iter()
                     .map(|e| e.message)
                     .collect::<Vec<_>>()
                     .join(" "),
             ),
-            TokenError::Conflict(message) => PageError::Conflict(message),
-            TokenError::Unavailable(why) => PageError::Unavailable(why),
-            TokenError::Internal(e) => PageError::Internal(e),
+            ActionError::Conflict(message) => PageError::Conflict(message),
+            ActionError::Unavailable(why) => PageError::Unavailable(why),
+            ActionError::Internal(e) => PageError::Internal(e),
         }
     }
 }
@@ -177,6 +181,14 @@ impl PageError {
                 message.clone(),
             ),
             PageError::NotFound => not_found(),
+            PageError::MemberNotFound => Described {
+                dialog_title: Some("Member not found"),
+                dialog_message: Some(
+                    "This member is no longer in the organization; someone may have removed them. \
+                     Reload the page to see the current list.",
+                ),
+                ..not_found()
+            },
             PageError::TokenNotFound => Described {
                 dialog_title: Some("Token not found"),
                 dialog_message: Some(

@@ -94,16 +94,21 @@ pub async fn set_secret(
     Ok(())
 }
 
-/// Takes (and removes) the message and the pending secret, if any. Only
-/// touches the session when there is something to take.
+/// Takes (and removes) the message, if any. Only touches the session when
+/// there is something to take.
+pub async fn take_message(session: &Session) -> Result<Option<String>, PageError> {
+    Ok(match session.get::<String>(FLASH).await? {
+        Some(_) => session.remove::<String>(FLASH).await?,
+        None => None,
+    })
+}
+
+/// Takes (and removes) the message and the pending secret, if any.
 pub async fn take(
     session: &Session,
     secrets: &PendingSecrets,
 ) -> Result<(Option<String>, Option<PendingSecret>), PageError> {
-    let message = match session.get::<String>(FLASH).await? {
-        Some(_) => session.remove::<String>(FLASH).await?,
-        None => None,
-    };
+    let message = take_message(session).await?;
     let secret = match session.get::<String>(NEW_SECRET_KEY).await? {
         Some(_) => session
             .remove::<String>(NEW_SECRET_KEY)

@@ -88,6 +88,12 @@ impl HtmxResponse {
         self
     }
 
+    /// Any other htmx response header (`hx-redirect`, …).
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
     /// Fires a client event once the response arrives (before swapping).
     pub fn trigger(mut self, name: &str, detail: serde_json::Value) -> Self {
         self.headers.push((

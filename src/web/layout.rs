@@ -10,6 +10,7 @@ use super::assets::{self, AssetUrls};
 pub enum Section {
     None,
     Authorization,
+    Members,
     AuditLog,
 }
 
@@ -42,6 +43,10 @@ impl Layout {
         self.section == Section::Authorization
     }
 
+    pub fn is_members(&self) -> bool {
+        self.section == Section::Members
+    }
+
     pub fn is_audit_log(&self) -> bool {
         self.section == Section::AuditLog
     }
@@ -50,6 +55,7 @@ impl Layout {
     pub fn section_link(&self) -> (&'static str, &'static str) {
         match self.section {
             Section::AuditLog => ("/settings/audit", "Audit log"),
+            Section::Members => ("/settings/members", "Members"),
             Section::Authorization | Section::None => ("/settings/authorization", "Authorization"),
         }
     }

@@ -98,6 +98,15 @@ pub async fn submit(
     let keys = [ip_key.as_str(), email_key.as_str()];
     if let Err(wait) = throttle.begin_attempt(&keys) {
         let secs = wait.as_secs().max(1);
+        let email = normalize_email(&form.email).ok();
+        let event = NewAuditEvent {
+            action: AuditAction::SignInThrottled,
+            actor_email: email.as_deref(),
+            client_ip: Some(ip.clone()),
+            detail: Some(format!("refused for {secs} s")),
+            ..NewAuditEvent::default()
+        };
+        state.audit_sparingly(&ip, &event).await;
         let page = LoginPage {
             layout: Layout::public("Sign in", csrf_token(&session).await?),
             email: typed_email,
@@ -155,16 +164,7 @@ pub async fn submit(
     session.cycle_id().await?;
     session.insert(MEMBER_ID, &member.id).await?;
     session.insert(CSRF_TOKEN, new_csrf_token()).await?;
-    state
-        .store
-        .record_audit(&NewAuditEvent {
-            action: AuditAction::SignIn,
-            actor_member_id: Some(&member.id),
-            actor_email: Some(&member.email),
-            client_ip: Some(ip),
-            ..NewAuditEvent::default()
-        })
-        .await?;
+    state.store.record_sign_in(&member, ip).await?;
     tracing::info!(member_id = %member.id, "signed in");
     Ok(Redirect::to(&next).into_response())
 }

@@ -1,6 +1,7 @@
 //! The HTML front door: sessions, CSRF, layout and one module per page.
 
 pub mod assets;
+pub mod audit;
 pub mod csrf;
 pub mod error;
 pub mod flash;
@@ -9,8 +10,8 @@ pub mod format;
 pub mod htmx;
 pub mod layout;
 pub mod login;
+pub mod members;
 pub mod session;
-pub mod settings;
 pub mod tokens;
 
 use axum::Router;
@@ -32,16 +33,31 @@ use crate::http::limits::{self, MAX_BODY_BYTES};
 use crate::store::sessions::Sessions;
 use error::PageError;
 
-/// The session cookie's name; `__Host-` is not used because local plain-HTTP
-/// use must work.
+/// The session cookie's name over plain HTTP (local use must work).
 pub const SESSION_COOKIE: &str = "latchkey_session";
+
+/// Its name with `--secure-cookies`: the `__Host-` prefix makes browsers
+/// insist on `Secure`, `Path=/` and no `Domain`, so neither a plain-HTTP
+/// page nor a sibling subdomain can set or overwrite it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-latchkey_session";
+
+/// The session cookie's name for this configuration.
+pub fn session_cookie_name(config: &Config) -> &'static str {
+    if config.secure_cookies {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// Every page, the static assets and the health check. Everything that is
 /// not the API lands here, so the pages' 404 is the fallback.
-pub fn router(config: &Config, sessions: Sessions) -> Router<AppState> {
+pub fn router(state: &AppState, sessions: Sessions) -> Router<AppState> {
+    let config: &Config = &state.config;
     let watched = sessions.clone();
     let session_layer = SessionManagerLayer::new(sessions)
-        .with_name(SESSION_COOKIE)
+        .with_name(session_cookie_name(config))
+        .with_path("/")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(config.secure_cookies)
@@ -53,10 +69,18 @@ pub fn router(config: &Config, sessions: Sessions) -> Router<AppState> {
         .route("/", get(|| async { Redirect::to(HOME) }))
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(login::sign_out))
-        .route("/settings/audit", get(settings::audit_log))
+        .route("/settings/audit", get(audit::audit_log))
+        .merge(members::routes())
         .merge(tokens::routes())
-        .route_layer(middleware::from_fn(csrf::verify_token))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            csrf::verify_token,
+        ))
         .route_layer(CsrfLayer::new().with_rejection_response(csrf::cross_origin_rejected))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            csrf::audit_cross_origin,
+        ))
         .layer(session_layer)
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let sessions = watched.clone();

@@ -201,3 +201,61 @@ async fn a_request_that_takes_too_long_gets_503() -> TestResult {
     );
     Ok(())
 }
+
+/// The `Set-Cookie` line of the session cookie named `name`.
+fn session_line(res: &reqwest::Response, name: &str) -> Option<String> {
+    crate::helpers::set_cookies(res.headers())
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+}
+
+#[tokio::test]
+async fn secure_cookies_use_the_host_prefix_and_send_hsts() -> TestResult {
+    let app = launch(|c| c.secure_cookies = true).await?;
+    let client = bare_client();
+    let res = client.get(app.url("/login")).send().await?;
+    assert_eq!(
+        res.headers()
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok()),
+        Some("max-age=63072000; includeSubDomains")
+    );
+    let line = session_line(&res, "__Host-latchkey_session").expect("the __Host- cookie");
+    let attributes: Vec<String> = line
+        .split(';')
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    for wanted in ["secure", "httponly", "path=/", "samesite=lax"] {
+        assert!(attributes.iter().any(|a| a == wanted), "{wanted} in {line}");
+    }
+    assert!(
+        !attributes.iter().any(|a| a.starts_with("domain")),
+        "no Domain: {line}"
+    );
+    assert!(session_line(&res, "latchkey_session").is_none());
+
+    // Signing in works with it, and replaces it (no fixation).
+    let cookie = line.split(';').next().unwrap_or_default().to_string();
+    let body = res.text().await?;
+    let csrf = crate::html::input_value(&body, "csrf_token").unwrap_or_default();
+    let res = client
+        .post(app.url("/login"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("email", OWNER_EMAIL),
+            ("password", crate::helpers::PASSWORD),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await?;
+    assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER);
+    let rotated = session_line(&res, "__Host-latchkey_session").expect("a new session cookie");
+    assert_ne!(rotated.split(';').next(), Some(cookie.as_str()));
+
+    // Without the flag: the plain name, no HSTS (it would lock local HTTP out).
+    let plain = launch(|_| {}).await?;
+    let res = bare_client().get(plain.url("/login")).send().await?;
+    assert!(res.headers().get("strict-transport-security").is_none());
+    assert!(session_line(&res, "latchkey_session").is_some());
+    Ok(())
+}

@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use latchkey::action::ActionError;
 use latchkey::domain::token::{TokenKind, TokenRole};
-use latchkey::tokens::{EditRequest, TokenError};
+use latchkey::tokens::EditRequest;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
@@ -570,7 +571,7 @@ async fn an_edit_with_a_stale_version_is_a_conflict() -> TestResult {
     )
     .await;
     assert!(
-        matches!(stale, Err(TokenError::Conflict(_))),
+        matches!(stale, Err(ActionError::Conflict(_))),
         "expected a conflict, got {:?}",
         stale.map(|t| t.name)
     );
@@ -581,7 +582,7 @@ async fn an_edit_with_a_stale_version_is_a_conflict() -> TestResult {
         .ok_or_else(|| anyhow::anyhow!("token gone"))?;
     assert_eq!(now.name, "First");
     // The HTTP mapping of that error.
-    let api = latchkey::api::error::ApiError::from(TokenError::Conflict("changed".into()));
+    let api = latchkey::api::error::ApiError::from(ActionError::Conflict("changed".into()));
     assert_eq!(api.status, StatusCode::CONFLICT);
     assert_eq!(api.code, "conflict");
     Ok(())

@@ -162,3 +162,131 @@ async fn text_from_users_is_escaped() -> TestResult {
     );
     Ok(())
 }
+
+/// What the Details column says for each row.
+fn details(rows: &[Vec<String>]) -> Vec<String> {
+    rows.iter().map(|r| r[4].clone()).collect()
+}
+
+#[tokio::test]
+async fn filters_narrow_by_member_and_action_and_page_in_the_url() -> TestResult {
+    let app = spawn_app().await?;
+    let owner = browser();
+    app.sign_in(&owner, OWNER_EMAIL).await?;
+    let reader = browser();
+    app.sign_in(&reader, READER_EMAIL).await?;
+    let reader_id = app
+        .store
+        .find_member_by_email(READER_EMAIL)
+        .await?
+        .map(|m| m.id)
+        .unwrap_or_default();
+    // Failed sign-ins for an unknown address have no actor: they do not
+    // show among the reader's events.
+    for _ in 0..4 {
+        app.attempt_sign_in(&browser(), "nobody@example.com", "wrong")
+            .await?;
+    }
+
+    let body = app
+        .get(&owner, &format!("/settings/audit?member={reader_id}"))
+        .await?
+        .text()
+        .await?;
+    let rows = audit_rows(&body);
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r[2] == READER_EMAIL), "{rows:?}");
+    // The filter controls are labelled and keep the view.
+    let member = html::one_with(&body, "select", "id", "audit-member");
+    assert!(
+        member
+            .find("option")
+            .iter()
+            .any(|o| o.attr("selected").is_some() && o.text() == READER_EMAIL)
+    );
+    assert!(body.contains(r#"<label for="audit-token">Token ID</label>"#));
+    assert!(body.contains(r#"<label for="audit-action">Action</label>"#));
+
+    let body = app
+        .get(&owner, "/settings/audit?action=sign_in_failed")
+        .await?
+        .text()
+        .await?;
+    let rows = audit_rows(&body);
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert!(rows.iter().all(|r| r[1] == "Failed sign-in"));
+    // Unknown values are ignored rather than refused.
+    let res = app
+        .get(&owner, "/settings/audit?action=nope&member=<x>&page=-3")
+        .await?;
+    assert_eq!(res.status(), StatusCode::OK);
+    Ok(())
+}
+
+#[tokio::test]
+async fn refused_csrf_and_throttled_sign_ins_are_audited_sparingly() -> TestResult {
+    let app = spawn_app().await?;
+    let reader = browser();
+    let csrf = app.sign_in(&reader, READER_EMAIL).await?;
+    // Every client here is 127.0.0.1: the owner signs in before the attack.
+    let owner = browser();
+    app.sign_in(&owner, OWNER_EMAIL).await?;
+    // A cross-site post, then nine without the CSRF token: all refused,
+    // three audited.
+    let res = reader
+        .post(app.url("/logout"))
+        .header("Origin", "https://evil.example")
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await?;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    for _ in 0..9 {
+        let res = reader
+            .post(app.url("/logout"))
+            .form(&[("csrf_token", "stale")])
+            .send()
+            .await?;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+    // Failures past the limit are refused with 429 and audited.
+    let attacker = browser();
+    for _ in 0..12 {
+        app.attempt_sign_in(&attacker, "target@example.com", "guess")
+            .await?;
+    }
+
+    let body = app
+        .get(&owner, "/settings/audit?action=csrf_refused")
+        .await?
+        .text()
+        .await?;
+    let rows = audit_rows(&body);
+    assert_eq!(rows.len(), 3, "at most three a minute per client: {rows:?}");
+    assert_eq!(rows[0][2], READER_EMAIL, "the signed-in member is named");
+    let details = details(&rows);
+    assert!(
+        details[0].contains("POST /logout: missing or stale CSRF token"),
+        "{rows:?}"
+    );
+    assert!(
+        details[2].contains("POST /logout: cross-site request"),
+        "{rows:?}"
+    );
+    assert_eq!(rows[0][5], "127.0.0.1");
+
+    let body = app
+        .get(&owner, "/settings/audit?action=sign_in_throttled")
+        .await?
+        .text()
+        .await?;
+    let rows = audit_rows(&body);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r[2] == "target@example.com"),
+        "{rows:?}"
+    );
+    // Never a password or a session id.
+    assert!(!body.contains("guess"));
+    Ok(())
+}

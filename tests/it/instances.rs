@@ -803,7 +803,7 @@ async fn member_changes_racing_through_both_instances_stay_consistent() -> TestR
         removed?;
         if let Err(e) = created {
             ensure!(
-                matches!(e, latchkey::tokens::TokenError::Conflict(_)),
+                matches!(e, latchkey::action::ActionError::Conflict(_)),
                 "round {round}: the late create is refused, not an error: {e:?}"
             );
         }

@@ -4,9 +4,10 @@
 
 use std::collections::HashSet;
 
+use latchkey::action::ActionError;
 use latchkey::domain::secret::is_well_formed;
 use latchkey::domain::token::{TokenKind, TokenRole};
-use latchkey::tokens::{self, CreateRequest, EditRequest, TokenError};
+use latchkey::tokens::{self, CreateRequest, EditRequest};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
@@ -375,19 +376,19 @@ async fn delete_is_permanent_and_a_second_delete_is_not_found() -> TestResult {
     );
     assert!(matches!(
         tokens::get(store, c, &t.token.id).await,
-        Err(TokenError::NotFound)
+        Err(ActionError::NotFound)
     ));
     assert!(matches!(
         tokens::delete(store, c, &t.token.id).await,
-        Err(TokenError::NotFound)
+        Err(ActionError::NotFound)
     ));
     assert!(matches!(
         tokens::clone(store, c, &t.token.id).await,
-        Err(TokenError::NotFound)
+        Err(ActionError::NotFound)
     ));
     assert!(matches!(
         tokens::reset(store, c, &t.token.id, None).await,
-        Err(TokenError::NotFound)
+        Err(ActionError::NotFound)
     ));
     assert_eq!(count_audit(store, "token_deleted").await?, 1);
     Ok(())
@@ -415,7 +416,7 @@ async fn concurrent_deletes_let_exactly_one_succeed() -> TestResult {
         assert_eq!(oks, 1, "round {round}: {:?} / {:?}", a.err(), b.err());
         for r in [a, b] {
             assert!(
-                matches!(r, Ok(_) | Err(TokenError::NotFound)),
+                matches!(r, Ok(_) | Err(ActionError::NotFound)),
                 "round {round}: the loser is NotFound"
             );
         }
@@ -448,7 +449,7 @@ async fn concurrent_deletes_let_exactly_one_succeed() -> TestResult {
     assert!(
         results
             .iter()
-            .all(|r| matches!(r, Ok(_) | Err(TokenError::NotFound)))
+            .all(|r| matches!(r, Ok(_) | Err(ActionError::NotFound)))
     );
     Ok(())
 }
@@ -562,9 +563,9 @@ async fn every_change_is_audited_with_actor_token_and_ip() -> TestResult {
     Ok(())
 }
 
-fn invalid_fields<T>(result: Result<T, TokenError>) -> Vec<&'static str> {
+fn invalid_fields<T>(result: Result<T, ActionError>) -> Vec<&'static str> {
     match result {
-        Err(TokenError::Invalid(errors)) => {
+        Err(ActionError::Invalid(errors)) => {
             assert!(errors.iter().all(|e| !e.message.is_empty()));
             errors.iter().map(|e| e.field).collect()
         }
@@ -716,24 +717,27 @@ async fn invalid_input_is_refused_and_nothing_is_stored() -> TestResult {
         &existing.id.to_uppercase(),
     ] {
         assert!(
-            matches!(tokens::get(store, c, id).await, Err(TokenError::NotFound)),
+            matches!(tokens::get(store, c, id).await, Err(ActionError::NotFound)),
             "get {id:?}"
         );
         assert!(
-            matches!(tokens::clone(store, c, id).await, Err(TokenError::NotFound)),
+            matches!(
+                tokens::clone(store, c, id).await,
+                Err(ActionError::NotFound)
+            ),
             "clone {id:?}"
         );
         assert!(
             matches!(
                 tokens::reset(store, c, id, None).await,
-                Err(TokenError::NotFound)
+                Err(ActionError::NotFound)
             ),
             "reset {id:?}"
         );
         assert!(
             matches!(
                 tokens::delete(store, c, id).await,
-                Err(TokenError::NotFound)
+                Err(ActionError::NotFound)
             ),
             "delete {id:?}"
         );

@@ -7,11 +7,12 @@
 
 use std::collections::BTreeSet;
 
+use latchkey::action::ActionError;
 use latchkey::domain::MemberRole;
 use latchkey::domain::policy::effective_role;
 use latchkey::domain::token::{TokenKind, TokenRole};
 use latchkey::store::{Member, Token};
-use latchkey::tokens::{self, EditRequest, ListRequest, TokenError};
+use latchkey::tokens::{self, EditRequest, ListRequest};
 use reqwest::StatusCode;
 
 use crate::db::TestStore;
@@ -115,11 +116,13 @@ fn expected(actor: MemberRole, whose: Whose, token_role: TokenRole, action: Acti
     }
 }
 
-fn outcome_of<T>(result: &Result<T, TokenError>) -> Result<Outcome, String> {
+fn outcome_of<T>(result: &Result<T, ActionError>) -> Result<Outcome, String> {
     match result {
         Ok(_) => Ok(Outcome::Ok),
-        Err(TokenError::Forbidden(message)) if !message.trim().is_empty() => Ok(Outcome::Forbidden),
-        Err(TokenError::NotFound) => Ok(Outcome::NotFound),
+        Err(ActionError::Forbidden(message)) if !message.trim().is_empty() => {
+            Ok(Outcome::Forbidden)
+        }
+        Err(ActionError::NotFound) => Ok(Outcome::NotFound),
         Err(other) => Err(format!("unexpected error {other:?}")),
     }
 }
@@ -483,7 +486,7 @@ async fn demoted_member_keeps_their_tokens_but_not_the_old_role() -> TestResult 
     let before = count_tokens(store).await?;
     let refused = tokens::clone(store, c, &writer_token.id).await;
     assert!(
-        matches!(&refused, Err(TokenError::Forbidden(m)) if m.contains("above your role")),
+        matches!(&refused, Err(ActionError::Forbidden(m)) if m.contains("above your role")),
         "{:?}",
         refused.as_ref().err()
     );
@@ -499,12 +502,12 @@ async fn demoted_member_keeps_their_tokens_but_not_the_old_role() -> TestResult 
             request("again", TokenKind::Personal, TokenRole::Writer)
         )
         .await,
-        Err(TokenError::Forbidden(_))
+        Err(ActionError::Forbidden(_))
     ));
     let up = edit_of(&writer_token, "ci", TokenRole::Admin);
     assert!(matches!(
         tokens::edit(store, c, &writer_token.id, up, None).await,
-        Err(TokenError::Forbidden(_))
+        Err(ActionError::Forbidden(_))
     ));
     // Lowering it to the member's role is fine.
     let down = edit_of(&writer_token, "ci", TokenRole::Reader);
@@ -527,15 +530,15 @@ async fn demoted_member_keeps_their_tokens_but_not_the_old_role() -> TestResult 
     let before = count_tokens(store).await?;
     assert!(matches!(
         tokens::clone(store, c, &reader_token.id).await,
-        Err(TokenError::Forbidden(_))
+        Err(ActionError::Forbidden(_))
     ));
     assert!(matches!(
         tokens::reset(store, c, &reader_token.id, None).await,
-        Err(TokenError::Forbidden(_))
+        Err(ActionError::Forbidden(_))
     ));
     assert!(matches!(
         tokens::delete(store, c, &reader_token.id).await,
-        Err(TokenError::Forbidden(_))
+        Err(ActionError::Forbidden(_))
     ));
     assert_eq!(count_tokens(store).await?, before);
     Ok(())

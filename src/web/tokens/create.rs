@@ -8,9 +8,10 @@ use axum_htmx::HxRequest;
 use super::form::{FieldErrors, TokenForm, TokenFormInput, parse_input};
 use super::secret_issued;
 use crate::AppState;
+use crate::action::ActionError;
 use crate::domain::policy;
 use crate::domain::token::{TokenKind, validate_description, validate_name};
-use crate::tokens::{self, CreateRequest, TokenError};
+use crate::tokens::{self, CreateRequest};
 use crate::web::error::PageError;
 use crate::web::form::WebForm;
 use crate::web::session::SignedIn;
@@ -57,16 +58,16 @@ pub async fn submit(
             // Report the text fields too, so every problem shows at once.
             let _ = validate_name(&input.name).map_err(|e| errors.add(e));
             let _ = validate_description(&input.description).map_err(|e| errors.add(e));
-            Err(TokenError::Invalid(Vec::new()))
+            Err(ActionError::Invalid(Vec::new()))
         }
     };
     let issued = match result {
         Ok(issued) => issued,
-        Err(TokenError::Invalid(list)) => {
+        Err(ActionError::Invalid(list)) => {
             list.into_iter().for_each(|e| errors.add(e));
             return Ok(refused(&signed_in, &input, errors, htmx));
         }
-        Err(TokenError::Forbidden(message)) => {
+        Err(ActionError::Forbidden(message)) => {
             errors.form = Some(message);
             return Ok(refused(&signed_in, &input, errors, htmx));
         }

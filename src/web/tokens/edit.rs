@@ -10,7 +10,8 @@ use super::form::{FieldErrors, TokenForm, TokenFormInput, parse_input};
 use super::row::{RowFragment, TokenRow};
 use super::{TokenId, back_to_list};
 use crate::AppState;
-use crate::tokens::{self, EditRequest, TokenError};
+use crate::action::ActionError;
+use crate::tokens::{self, EditRequest};
 use crate::web::error::PageError;
 use crate::web::form::WebForm;
 use crate::web::format;
@@ -65,23 +66,23 @@ pub async fn submit(
             )
             .await
         }
-        None => Err(TokenError::Invalid(Vec::new())),
+        None => Err(ActionError::Invalid(Vec::new())),
     };
     let token = match result {
         Ok(token) => token,
-        Err(TokenError::Invalid(list)) => {
+        Err(ActionError::Invalid(list)) => {
             list.into_iter().for_each(|e| errors.add(e));
             return Ok(refused(&signed_in, &current, &input, errors, htmx));
         }
         // A role above the member's own: said on the form, like create.
-        Err(TokenError::Forbidden(message)) => {
+        Err(ActionError::Forbidden(message)) => {
             errors.form = Some(message);
             return Ok(refused(&signed_in, &current, &input, errors, htmx));
         }
         // Someone saved first. The form keeps what this member typed and
         // now carries the current version, so saving again is a deliberate
         // choice to overwrite.
-        Err(TokenError::Conflict(_)) => {
+        Err(ActionError::Conflict(_)) => {
             errors.form = Some(
                 "Someone else changed this token while you were editing. Check the values \
                  below and save again to keep yours."

@@ -3,6 +3,7 @@
 use askama::Template;
 
 use crate::clock;
+use crate::domain::policy;
 use crate::domain::token::TokenKind;
 use crate::store::Token;
 use crate::tokens::{self, Allowed, Caller};
@@ -27,6 +28,8 @@ pub struct TokenRow {
     pub expires: Option<(Verbatim, Verbatim, Verbatim)>,
     pub expired: bool,
     pub allowed: Allowed,
+    /// Whether the menu links to the token's events (Admins and Owners).
+    pub audit_log: bool,
 }
 
 impl TokenRow {
@@ -57,12 +60,13 @@ impl TokenRow {
             expires: token.expires_at.map(|t| moment(t, format::date(t))),
             expired: token.is_expired(now_ms),
             allowed: tokens::allowed(caller, token),
+            audit_log: policy::can_read_audit_log(caller.actor()),
         }
     }
 
     pub fn has_actions(&self) -> bool {
         let a = self.allowed;
-        a.edit || a.clone || a.reset || a.delete
+        a.edit || a.clone || a.reset || a.delete || self.audit_log
     }
 }
 
