@@ -480,7 +480,7 @@ mod tests {
     }
 
     /// Who may add, change and remove members, for every actor against
-    /// every member role: `y`/`n` per role, No access to Owner.
+    /// every member role: `y`/`n` per role, Owner to No access.
     #[test]
     fn member_rules() {
         let roles = MemberRole::ALL;
@@ -491,14 +491,14 @@ mod tests {
             ("nnnnn", "nnnnn", "nnnnn"), // member NoAccess
             ("nnnnn", "nnnnn", "nnnnn"), // member Reader
             ("nnnnn", "nnnnn", "nnnnn"), // member Writer
-            ("yyyyn", "yyyyn", "yyyyn"), // member Admin
+            ("nyyyy", "nyyyy", "nyyyy"), // member Admin
             ("yyyyy", "yyyyy", "yyyyy"), // member Owner
             ("nnnnn", "nnnnn", "nnnnn"), // personal Reader
             ("nnnnn", "nnnnn", "nnnnn"), // personal Writer
-            ("yyyyn", "yyyyn", "yyyyn"), // personal Admin
+            ("nyyyy", "nyyyy", "nyyyy"), // personal Admin
             ("nnnnn", "nnnnn", "nnnnn"), // service Reader
             ("nnnnn", "nnnnn", "nnnnn"), // service Writer
-            ("yyyyn", "yyyyn", "yyyyn"), // service Admin
+            ("nyyyy", "nyyyy", "nyyyy"), // service Admin
         ];
         let yes = |line: &str, i: usize| line.as_bytes()[i] == b'y';
         for ((name, actor), (change, remove, add)) in actors().into_iter().zip(want) {

@@ -150,8 +150,8 @@ fn summary_of(role: MemberRole) -> &'static str {
     }
 }
 
-/// The roles, highest first, as `allowed` says: `None` when the actor may
-/// give it, else why not.
+/// The roles, lowest first as the token form lists them, each as `allowed`
+/// says: `None` when the actor may give it, else why not.
 fn role_choices(
     checked: Option<MemberRole>,
     allowed: impl Fn(MemberRole) -> Option<String>,
