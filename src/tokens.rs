@@ -111,6 +111,10 @@ pub enum TokenError {
     /// The database cannot be reached; nothing was changed.
     #[error("{0}")]
     Unavailable(String),
+    /// The database refuses writes (disk full, read-only); nothing was
+    /// changed.
+    #[error("{0}")]
+    Unwritable(String),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -121,6 +125,7 @@ impl From<StoreError> for TokenError {
             StoreError::NotFound => TokenError::NotFound,
             StoreError::Conflict(message) => TokenError::Conflict(message),
             StoreError::Unavailable(why) => TokenError::Unavailable(why),
+            StoreError::Unwritable(why) => TokenError::Unwritable(why),
             other => TokenError::Internal(other.into()),
         }
     }
