@@ -9,7 +9,7 @@ SHELL := /bin/bash
 E2E_DIR := tests/e2e
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: test deps chromium e2e-deps postgres fmt-check clippy rust-test e2e api-fuzz build release run bench bench-scaling screenshots clean
+.PHONY: test deps chromium e2e-deps postgres fmt-check clippy rust-test e2e api-fuzz fuzz build release run bench bench-scaling screenshots clean
 
 test: deps fmt-check clippy rust-test e2e api-fuzz
 
@@ -76,6 +76,12 @@ e2e: build postgres
 	  echo "The browser specs again, on PostgreSQL"; \
 	  cd $(E2E_DIR) && CI=$${CI:-} E2E_PORT=18091 E2E_POSTGRES="$(LATCHKEY_TEST_POSTGRES)" npx playwright test; \
 	fi
+
+# The property tests (secret format, JSON Patch edits, form decoding) with
+# many more cases than the few seconds' worth `cargo test` runs.
+fuzz:
+	PROPTEST_CASES=$${PROPTEST_CASES:-100000} cargo test --locked --test fuzz
+	PROPTEST_CASES=$${PROPTEST_CASES:-100000} cargo test --locked --lib web::tokens::form::tests
 
 # schemathesis against the running server's own OpenAPI document.
 api-fuzz: build

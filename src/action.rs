@@ -25,6 +25,10 @@ pub enum ActionError {
     /// The database cannot be reached; nothing was changed.
     #[error("{0}")]
     Unavailable(String),
+    /// The database refuses writes (disk full, read-only); nothing was
+    /// changed.
+    #[error("{0}")]
+    Unwritable(String),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -35,6 +39,7 @@ impl From<StoreError> for ActionError {
             StoreError::NotFound => ActionError::NotFound,
             StoreError::Conflict(message) => ActionError::Conflict(message),
             StoreError::Unavailable(why) => ActionError::Unavailable(why),
+            StoreError::Unwritable(why) => ActionError::Unwritable(why),
             other => ActionError::Internal(other.into()),
         }
     }

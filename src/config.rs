@@ -23,6 +23,11 @@ pub struct Config {
     pub request_timeout: std::time::Duration,
     /// Requests served at once; more are answered 503 at once, not queued.
     pub max_concurrent_requests: usize,
+    /// At shutdown, how long requests in flight get to finish before the
+    /// server stops waiting for them (and their connections are cut).
+    pub drain_timeout: std::time::Duration,
+    /// How often API token uses are written as "last used".
+    pub usage_flush_interval: std::time::Duration,
     /// Seed demo members into an empty database.
     pub demo: bool,
     /// The first Owner's credentials, used only when no member exists.
@@ -52,6 +57,9 @@ pub const DEFAULT_SESSION_IDLE_MINUTES: u32 = 12 * 60;
 pub const DEFAULT_API_AUTH_FAILURES_PER_MINUTE: u32 = 30;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 1024;
+/// Well inside the 10 s a process manager typically allows between SIGTERM
+/// and SIGKILL, with room for the last "last used" writes after it.
+pub const DEFAULT_DRAIN_TIMEOUT_SECS: u64 = 5;
 
 impl Config {
     /// Defaults suitable for tests: a given database, port 0 decided by the
@@ -68,6 +76,8 @@ impl Config {
             trusted_proxies: Vec::new(),
             request_timeout: std::time::Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            drain_timeout: std::time::Duration::from_secs(DEFAULT_DRAIN_TIMEOUT_SECS),
+            usage_flush_interval: crate::usage::FLUSH_INTERVAL,
             demo: false,
             bootstrap: None,
         }

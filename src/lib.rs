@@ -16,12 +16,13 @@ pub mod tokens;
 pub mod usage;
 pub mod web;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
@@ -167,7 +168,8 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish
-    /// and closes the database.
+    /// (for up to `Config::drain_timeout`), writes the pending "last used"
+    /// times and closes the database.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
@@ -178,26 +180,82 @@ impl App {
             "deleting expired sessions",
             |store| async move { store.sessions().delete_expired().await.map(|_| ()) },
         );
-        let flusher = self
-            .state
-            .usage
-            .clone()
-            .spawn_flusher(self.state.store.clone());
+        let flusher = self.state.usage.clone().spawn_flusher(
+            self.state.store.clone(),
+            self.state.config.usage_flush_interval,
+        );
         let router = self.router();
-        axum::serve(
-            listener,
+        let listener = http::drain::CountingListener::new(listener);
+        let open = listener.open_connections();
+        let (began, shutting_down) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = began.send(());
+        };
+        // `tap_io` does nothing to a connection: axum gives handlers the
+        // client's address (`ConnectInfo<SocketAddr>`) for a listener behind
+        // it, where for our own listener alone that would take an impl the
+        // orphan rules forbid.
+        let served = axum::serve(
+            listener.tap_io(|_| {}),
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP")?;
+        .into_future();
+        let drain = self.state.config.drain_timeout;
+        let deadline = async move {
+            if shutting_down.await.is_err() {
+                // The server stopped by itself; `served` says why.
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(drain).await;
+        };
+        tokio::select! {
+            result = served => result.context("serving HTTP")?,
+            () = deadline => {
+                // Whatever is still open is a request that did not finish in
+                // time, or a client that holds its connection: stop waiting,
+                // so the uses below are written before a process manager
+                // loses patience and kills us. The connections close as the
+                // process exits.
+                tracing::warn!(
+                    connections = open.load(std::sync::atomic::Ordering::SeqCst),
+                    "shutting down: cut the connections still open after {} s",
+                    drain.as_secs_f32()
+                );
+            }
+        }
         flusher.abort();
-        // Uses noted since the last flush are not lost at shutdown.
-        self.state.usage.flush(&self.state.store).await;
-        self.state.store.close().await;
+        // Uses noted since the last flush are not lost at shutdown, unless
+        // the database cannot take them now (bounded, like the drain).
+        let usage = &self.state.usage;
+        if tokio::time::timeout(FINAL_WRITES, usage.flush(&self.state.store))
+            .await
+            .is_err()
+            || usage.pending() > 0
+        {
+            tracing::warn!(
+                uses = usage.pending(),
+                "shutting down: the last token uses could not be recorded"
+            );
+        }
+        if tokio::time::timeout(FINAL_WRITES, self.state.store.close())
+            .await
+            .is_err()
+        {
+            // Requests that were cut still hold connections; what they
+            // committed is durable in the database (on SQLite, its
+            // write-ahead log) all the same.
+            tracing::warn!("shutting down: closing the database took too long; exiting anyway");
+        }
+        tracing::info!("shut down");
         Ok(())
     }
 }
+
+/// At shutdown, how long the last writes and closing the database may take
+/// each, so that a database that stopped answering cannot hold the process.
+const FINAL_WRITES: Duration = Duration::from_secs(2);
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {

@@ -119,6 +119,16 @@ struct ServeArgs {
     #[arg(long, env = "LATCHKEY_MAX_CONCURRENT_REQUESTS", default_value_t = latchkey::config::DEFAULT_MAX_CONCURRENT_REQUESTS as u64,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_concurrent_requests: u64,
+    /// At shutdown (SIGTERM, Ctrl-C), how long requests in flight get to
+    /// finish before their connections are cut and the server exits.
+    #[arg(long, env = "LATCHKEY_DRAIN_TIMEOUT_SECONDS", default_value_t = latchkey::config::DEFAULT_DRAIN_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    drain_timeout_seconds: u64,
+    /// How often API token uses are written to the database as "last used"
+    /// (and once more at shutdown).
+    #[arg(long, env = "LATCHKEY_USAGE_FLUSH_SECONDS", default_value_t = latchkey::usage::FLUSH_INTERVAL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    usage_flush_seconds: u64,
     /// Email of the first Owner, used only when no member exists yet.
     #[arg(
         long,
@@ -256,6 +266,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         trusted_proxies: args.trusted_proxies,
         request_timeout: std::time::Duration::from_secs(args.request_timeout_seconds),
         max_concurrent_requests: args.max_concurrent_requests as usize,
+        drain_timeout: std::time::Duration::from_secs(args.drain_timeout_seconds),
+        usage_flush_interval: std::time::Duration::from_secs(args.usage_flush_seconds),
         demo: args.demo,
         bootstrap: match (args.bootstrap_email, args.bootstrap_password) {
             (Some(email), Some(password)) => Some(BootstrapOwner { email, password }),

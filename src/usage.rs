@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::store::Store;
 
-/// How often noted uses are written to the database.
+/// How often noted uses are written to the database, by default
+/// (`--usage-flush-seconds`).
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Default)]
@@ -28,8 +29,14 @@ impl UsageRecorder {
         }
     }
 
-    /// Writes everything noted so far. On failure the uses are put back for
-    /// the next attempt.
+    /// Uses noted and not yet written.
+    pub fn pending(&self) -> usize {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Writes everything noted so far. On failure (the database is
+    /// unreachable, full, read-only) the uses are put back for the next
+    /// attempt, so they are written once it takes writes again.
     pub async fn flush(&self, store: &Store) {
         let batch: Vec<(String, i64)> = {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -46,10 +53,14 @@ impl UsageRecorder {
         }
     }
 
-    /// Flushes every `FLUSH_INTERVAL` until the task is aborted.
-    pub fn spawn_flusher(self: Arc<Self>, store: Store) -> tokio::task::JoinHandle<()> {
+    /// Flushes every `interval` until the task is aborted.
+    pub fn spawn_flusher(
+        self: Arc<Self>,
+        store: Store,
+        interval: Duration,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+            let mut tick = tokio::time::interval(interval);
             tick.tick().await;
             loop {
                 tick.tick().await;

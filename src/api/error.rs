@@ -106,6 +106,18 @@ impl ApiError {
         )
     }
 
+    /// 503 with `Retry-After`: the database can be read but refuses writes
+    /// (its disk is full, or it is read-only). Nothing was changed.
+    pub fn unwritable(why: &str) -> Self {
+        tracing::warn!(reason = %why, "answering 503: the database refuses writes");
+        Self::try_again_shortly(
+            "unavailable",
+            "The service cannot save changes right now: its database is full or read-only, so \
+             nothing was changed. Reading still works; try again later"
+                .to_string(),
+        )
+    }
+
     /// 503 with `Retry-After`: too many requests at once, or this one took
     /// too long. Nothing was changed.
     pub fn busy(why: &str) -> Self {
@@ -138,6 +150,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(why) => ApiError::unavailable(&why),
+            StoreError::Unwritable(why) => ApiError::unwritable(&why),
             other => ApiError::internal(other),
         }
     }
@@ -188,6 +201,7 @@ impl From<ActionError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", message)
             }
             ActionError::Unavailable(why) => ApiError::unavailable(&why),
+            ActionError::Unwritable(why) => ApiError::unwritable(&why),
             ActionError::Internal(e) => ApiError::internal(e),
         }
     }

@@ -66,6 +66,11 @@ pub(crate) trait Backend: Send + Sync + 'static {
     /// Pool settings: size, timeouts, per-connection setup.
     fn pool_options(&self, options: AnyPoolOptions) -> AnyPoolOptions;
 
+    /// Settings for the writers' own pool (see `writer_connections`).
+    fn writer_pool_options(&self, options: AnyPoolOptions) -> AnyPoolOptions {
+        self.pool_options(options)
+    }
+
     /// `Some(n)`: write transactions get a pool of their own with `n`
     /// connections; `None`: they share the readers' pool.
     fn writer_connections(&self) -> Option<u32>;

@@ -59,6 +59,10 @@ pub enum StoreError {
     /// what it holds in memory is current. Nothing was changed; try again.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database can be read but refuses writes: its disk is full or it
+    /// is read-only. Nothing was changed; try again once that is fixed.
+    #[error("database cannot store changes: {0}")]
+    Unwritable(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),
     /// A row holds a value the code cannot read, such as an unknown role.
@@ -68,7 +72,9 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        if sql::is_unavailable(&e) {
+        if sql::is_unwritable(&e) {
+            StoreError::Unwritable(e.to_string())
+        } else if sql::is_unavailable(&e) {
             StoreError::Unavailable(e.to_string())
         } else {
             StoreError::Database(e)
@@ -184,7 +190,7 @@ impl Store {
             .with_context(|| format!("running the {kind} migrations"))?;
         let writer = match backend.writer_connections() {
             Some(n) => backend
-                .pool_options(AnyPoolOptions::new())
+                .writer_pool_options(AnyPoolOptions::new())
                 .max_connections(n)
                 .connect(&backend.connect_url(url)?)
                 .await

@@ -28,6 +28,10 @@ use crate::clock;
 /// errors as text).
 pub const UNAVAILABLE: &str = "database unavailable";
 
+/// Marks a session-store error that means "the database refuses writes"
+/// (disk full, read-only), for the same reason.
+pub const UNWRITABLE: &str = "database cannot store changes";
+
 /// The session key under which the signed-in member's id is kept.
 pub const MEMBER_ID_KEY: &str = "member_id";
 
@@ -84,6 +88,8 @@ pub struct Sessions {
     /// tower-sessions answers a failed save with a bare 500 of its own; the
     /// page layer asks this to answer 503 instead.
     unavailable: Arc<AtomicBool>,
+    /// Whether, more precisely, it refused writes (disk full, read-only).
+    unwritable: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -92,6 +98,7 @@ impl Store {
         Sessions {
             store: self.clone(),
             unavailable: Arc::default(),
+            unwritable: Arc::default(),
         }
     }
 }
@@ -101,6 +108,12 @@ impl Sessions {
     /// unreachable (rather than a bug).
     pub fn last_failure_was_unavailable(&self) -> bool {
         self.unavailable.load(Ordering::SeqCst)
+    }
+
+    /// Whether the session store's latest failure was the database refusing
+    /// writes (disk full, read-only).
+    pub fn last_failure_was_unwritable(&self) -> bool {
+        self.unwritable.load(Ordering::SeqCst)
     }
 
     fn cache(&self) -> &Cache {
@@ -138,13 +151,18 @@ impl Sessions {
 
     fn succeeded(&self) {
         self.unavailable.store(false, Ordering::SeqCst);
+        self.unwritable.store(false, Ordering::SeqCst);
     }
 
     fn backend_error(&self, e: impl Into<StoreError>) -> session_store::Error {
         let e = e.into();
-        let unavailable = matches!(e, StoreError::Unavailable(_));
+        let unwritable = matches!(e, StoreError::Unwritable(_));
+        let unavailable = unwritable || matches!(e, StoreError::Unavailable(_));
+        self.unwritable.store(unwritable, Ordering::SeqCst);
         self.unavailable.store(unavailable, Ordering::SeqCst);
-        if unavailable {
+        if unwritable {
+            session_store::Error::Backend(format!("{UNWRITABLE}: {e}"))
+        } else if unavailable {
             session_store::Error::Backend(format!("{UNAVAILABLE}: {e}"))
         } else {
             session_store::Error::Backend(e.to_string())

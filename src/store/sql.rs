@@ -107,6 +107,34 @@ pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
     }
 }
 
+/// Whether `err` says the database refuses to store anything now, while
+/// it can still be read: its disk is full, or its files or volume are
+/// read-only. Such a write is refused as a whole (nothing is half-stored),
+/// and writes succeed again once space or write access returns. A subset of
+/// [`is_unavailable`], told apart so people are told what is wrong.
+pub(crate) fn is_unwritable(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    let code = db.code().unwrap_or_default();
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        // FULL and READONLY in every form, and the I/O errors that only a
+        // write raises (EPERM on an immutable file, ENOSPC on a sync):
+        // IOERR_WRITE, IOERR_FSYNC, IOERR_TRUNCATE, IOERR_DIR_FSYNC.
+        matches!(sqlite_primary(&code), Some(8 | 13))
+            || matches!(code.parse::<u32>(), Ok(778 | 1034 | 1290 | 1546))
+    } else if db
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+    {
+        // disk_full, and a read-only transaction (a standby, or
+        // default_transaction_read_only).
+        matches!(code.as_ref(), "53100" | "25006")
+    } else {
+        false
+    }
+}
+
 /// The primary result code of an SQLite extended code (`"517"` → 5).
 fn sqlite_primary(code: &str) -> Option<u32> {
     code.parse::<u32>().ok().map(|c| c & 0xff)

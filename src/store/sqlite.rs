@@ -15,8 +15,8 @@
 //! every second, in case a command could not reach it.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -39,6 +39,9 @@ pub(super) struct Sqlite {
     file: Option<PathBuf>,
     /// The serving lock, held for as long as this process serves.
     serving: Mutex<Option<std::fs::File>>,
+    /// Whether the writer connection was opened read-only (see
+    /// `writer_pool_options`); there is one writer connection, so one flag.
+    writer_read_only: Arc<AtomicBool>,
 }
 
 impl Sqlite {
@@ -47,6 +50,7 @@ impl Sqlite {
             cursor: AtomicI64::new(0),
             file: database_file(url),
             serving: Mutex::new(None),
+            writer_read_only: Arc::default(),
         }
     }
 
@@ -141,22 +145,34 @@ impl Backend for Sqlite {
         options
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
-            .after_connect(|conn, _| {
+            .after_connect(|conn, _| Box::pin(set_up(conn)))
+            .before_acquire(|conn, _| Box::pin(async move { Ok(!lost_transaction(conn)) }))
+    }
+
+    fn writer_pool_options(&self, options: AnyPoolOptions) -> AnyPoolOptions {
+        // SQLite opens a file it may not write (an immutable file, a
+        // read-only volume) read-only without a word, and the connection
+        // stays read-only after write access returns. So a new writer
+        // connection is tried (`set_up_writer`); one that cannot write is still handed out, so the write that asked fails
+        // at once with SQLite's own "readonly" (503, saying so), but it is
+        // closed before the next write, which opens a fresh one: writes
+        // resume as soon as the files can be written again. Failing the
+        // connect instead would hold every write until the pool's timeout
+        // and then say only "timed out".
+        let read_only = Arc::clone(&self.writer_read_only);
+        let opened_read_only = Arc::clone(&self.writer_read_only);
+        self.pool_options(options)
+            .after_connect(move |conn, _| {
+                let read_only = Arc::clone(&read_only);
                 Box::pin(async move {
-                    // WAL lets readers proceed while one writer commits;
-                    // writers queue for the lock (busy timeout) instead of
-                    // failing at once.
-                    // Checkpoints run in the background (see `start`); the
-                    // automatic one, which would stall a commit for the
-                    // whole copy and its fsync, only past 40 MB of log.
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-                         PRAGMA wal_autocheckpoint = 10000;",
-                    )
-                    .await?;
+                    let writable = set_up_writer(conn).await?;
+                    read_only.store(!writable, Ordering::SeqCst);
                     Ok(())
                 })
+            })
+            .before_acquire(move |conn, _| {
+                let reopen = opened_read_only.load(Ordering::SeqCst) || lost_transaction(conn);
+                Box::pin(async move { Ok(!reopen) })
             })
     }
 
@@ -380,6 +396,65 @@ impl Backend for Sqlite {
 
     fn is_healthy(&self) -> bool {
         true
+    }
+}
+
+/// Whether sqlx believes `conn` is still inside a transaction when it is
+/// handed out, which the pool must then close rather than reuse. That
+/// happens when a write failed in a way that made SQLite roll the
+/// transaction back by itself (a full disk, an I/O error on commit): the
+/// ROLLBACK sqlx then sends fails ("no transaction is active"), its count of
+/// open transactions stays at one, and every later `begin` on the
+/// connection fails. On the one writer connection that was every write,
+/// with a 500, long after the disk had room again.
+fn lost_transaction(conn: &AnyConnection) -> bool {
+    use sqlx::TransactionManager;
+    let depth = <sqlx::Any as sqlx::Database>::TransactionManager::get_transaction_depth(conn);
+    if depth != 0 {
+        tracing::warn!(
+            depth,
+            "closing a connection left inside a failed transaction"
+        );
+    }
+    depth != 0
+}
+
+/// Every connection's settings. WAL lets readers proceed while one writer
+/// commits; writers queue for the lock (busy timeout) instead of failing at
+/// once. Checkpoints run in the background (see `start`); the automatic
+/// one, which would stall a commit for the whole copy and its fsync, only
+/// past 40 MB of log.
+async fn set_up(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    conn.execute(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+         PRAGMA wal_autocheckpoint = 10000;",
+    )
+    .await?;
+    Ok(())
+}
+
+/// `set_up`, then whether the connection can write: a write that changes
+/// nothing, rolled back (BEGIN IMMEDIATE alone succeeds on a read-only
+/// connection, and the setup's `journal_mode` fails there, or not,
+/// depending on the log's state).
+async fn set_up_writer(conn: &mut AnyConnection) -> Result<bool, sqlx::Error> {
+    let probe = async {
+        set_up(conn).await?;
+        conn.execute("BEGIN IMMEDIATE").await?;
+        let wrote = conn.execute("PRAGMA user_version = 0").await.map(drop);
+        conn.execute("ROLLBACK").await?;
+        wrote
+    }
+    .await;
+    match probe {
+        Ok(()) => Ok(true),
+        Err(e) if super::sql::is_unwritable(&e) => {
+            // Whatever the probe left open; an error only says nothing was.
+            let _ = conn.execute("ROLLBACK").await;
+            Ok(false)
+        }
+        Err(e) => Err(e),
     }
 }
 

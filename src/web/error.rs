@@ -53,6 +53,10 @@ pub enum PageError {
     /// has every change): 503, try again shortly.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database can be read but refuses writes (disk full, read-only):
+    /// 503, nothing was changed.
+    #[error("database cannot store changes: {0}")]
+    Unwritable(String),
     /// Too many requests at once, or this one took too long: 503, try
     /// again shortly.
     #[error("busy: {0}")]
@@ -68,6 +72,7 @@ impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(why) => PageError::Unavailable(why),
+            StoreError::Unwritable(why) => PageError::Unwritable(why),
             other => PageError::Internal(other.into()),
         }
     }
@@ -76,7 +81,9 @@ impl From<StoreError> for PageError {
 impl From<tower_sessions::session::Error> for PageError {
     fn from(e: tower_sessions::session::Error) -> Self {
         let text = e.to_string();
-        if text.contains(crate::store::sessions::UNAVAILABLE) {
+        if text.contains(crate::store::sessions::UNWRITABLE) {
+            PageError::Unwritable(text)
+        } else if text.contains(crate::store::sessions::UNAVAILABLE) {
             PageError::Unavailable(text)
         } else {
             PageError::Internal(anyhow::Error::new(e).context("session store"))
@@ -105,6 +112,7 @@ impl From<ActionError> for PageError {
             ),
             ActionError::Conflict(message) => PageError::Conflict(message),
             ActionError::Unavailable(why) => PageError::Unavailable(why),
+            ActionError::Unwritable(why) => PageError::Unwritable(why),
             ActionError::Internal(e) => PageError::Internal(e),
         }
     }
@@ -267,6 +275,24 @@ impl PageError {
                         "Latchkey cannot reach its database",
                         "Nothing was changed. This usually passes within seconds; try again \
                          in a moment."
+                            .to_string(),
+                    )
+                }
+            }
+            PageError::Unwritable(why) => {
+                tracing::warn!(reason = %why, "answering 503: the database refuses writes");
+                Described {
+                    dialog_title: Some("Changes cannot be saved"),
+                    action: (
+                        crate::domain::redirect::HOME.to_string(),
+                        "Back to the tokens".to_string(),
+                    ),
+                    ..described(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Latchkey cannot save changes right now",
+                        "Its database is full or read-only, so nothing was changed. Pages \
+                         still show what is stored; try again once the server's operator has \
+                         made room or write access."
                             .to_string(),
                     )
                 }

@@ -128,7 +128,9 @@ fn session_failures(sessions: &Sessions, res: Response) -> Response {
     if !bare_500 {
         return res;
     }
-    if sessions.last_failure_was_unavailable() {
+    if sessions.last_failure_was_unwritable() {
+        PageError::Unwritable("saving the session failed".into()).into_response()
+    } else if sessions.last_failure_was_unavailable() {
         PageError::Unavailable("saving the session failed".into()).into_response()
     } else {
         PageError::Internal(anyhow::anyhow!("saving the session failed")).into_response()

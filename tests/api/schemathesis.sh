@@ -25,6 +25,8 @@ dir=$(mktemp -d)
 # A personal Admin token drives the run: service tokens may not create
 # personal tokens, which is most of what a generated create body asks for.
 token=$("$bin" dev seed-tokens --database "sqlite://$dir/fuzz.db" --count 20 --personal | tail -n 1)
+# Someone else to change and remove (the driving token's member is kept).
+printf '%s' 'fuzz-target-password' | "$bin" member add --database "sqlite://$dir/fuzz.db" --email fuzz-target@localhost --role reader >/dev/null
 # A high failure limit: negative tests send bad credentials on purpose, and
 # the throttle would otherwise answer them 429 before the handlers run.
 "$bin" serve --database "sqlite://$dir/fuzz.db" --listen "127.0.0.1:$port" --api-auth-failures-per-minute 1000000 >"$dir/out.log" 2>"$dir/err.log" &
@@ -36,6 +38,10 @@ for _ in $(seq 100); do
 done
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { echo "the server did not start" >&2; cat "$dir/err.log" >&2; exit 1; }
 
+# The driving token and its member stay out of reach (see fuzz_hooks.py).
+identity=$(curl -sf -H "Authorization: $token" "http://127.0.0.1:$port/api/v2/caller-identity")
+protected=$(printf '%s' "$identity" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["tokenId"] + "," + d["memberId"])')
+LATCHKEY_FUZZ_PROTECTED="$protected" PYTHONPATH="$root/tests/api" SCHEMATHESIS_HOOKS=fuzz_hooks \
 "$venv/bin/st" run "http://127.0.0.1:$port/api/v2/openapi.json" \
   --header "Authorization: $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \

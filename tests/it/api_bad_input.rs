@@ -323,7 +323,8 @@ async fn unknown_api_paths_are_json_404s() -> TestResult {
         format!("/api/v2/tokens/{id}/"),
         format!("/api/v2/tokens/{id}/nope"),
         format!("/api/v2/tokens/{id}/reset/now"),
-        "/api/v2/members".to_string(),
+        "/api/v2/member".to_string(),
+        "/api/v2/members/x/y".to_string(),
         "/api/v2/openapi.yaml".to_string(),
     ] {
         for auth in [None, Some(&admin)] {

@@ -873,7 +873,7 @@ async fn forbidden_answers_have_the_error_shape() -> TestResult {
 }
 
 /// Every operation the router serves under `/api/v2`, besides the document.
-const OPERATIONS: [(&str, &str); 8] = [
+const OPERATIONS: [(&str, &str); 12] = [
     ("/api/v2/caller-identity", "get"),
     ("/api/v2/tokens", "get"),
     ("/api/v2/tokens", "post"),
@@ -882,6 +882,10 @@ const OPERATIONS: [(&str, &str); 8] = [
     ("/api/v2/tokens/{id}", "delete"),
     ("/api/v2/tokens/{id}/reset", "post"),
     ("/api/v2/tokens/{id}/clone", "post"),
+    ("/api/v2/members", "get"),
+    ("/api/v2/members/{id}", "patch"),
+    ("/api/v2/members/{id}", "delete"),
+    ("/api/v2/auditlog", "get"),
 ];
 
 async fn openapi(app: &ApiApp) -> anyhow::Result<Value> {

@@ -89,15 +89,19 @@ async fn drop_stale(admin: &AnyPool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// With `RUST_LOG=…`, the application's logs show under the tests'.
+fn show_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 impl TestDb {
     pub async fn new() -> anyhow::Result<Self> {
-        // `RUST_LOG=…` shows the application's logs under the tests'.
-        if std::env::var_os("RUST_LOG").is_some() {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-                .with_test_writer()
-                .try_init();
-        }
+        show_logs();
         match backend() {
             BackendKind::Sqlite => {
                 let dir = tempfile::tempdir().context("creating the database directory")?;
@@ -138,6 +142,21 @@ impl TestDb {
                 })
             }
         }
+    }
+
+    /// A fresh SQLite database in a new directory under `parent`, whatever
+    /// the backend of this run: for tests of what SQLite's own files do
+    /// (say, on a file system of their own).
+    pub fn sqlite_in(parent: &std::path::Path) -> anyhow::Result<Self> {
+        show_logs();
+        let dir = tempfile::tempdir_in(parent)
+            .with_context(|| format!("creating a database directory in {}", parent.display()))?;
+        let url = format!("sqlite://{}", dir.path().join("latchkey.db").display());
+        Ok(TestDb {
+            url,
+            name: None,
+            dir: Some(dir),
+        })
     }
 
     /// SQLite's directory (the database, WAL and SHM files); `None` on

@@ -16,6 +16,7 @@ mod bad_input;
 mod compression;
 mod creates;
 mod db;
+mod faults;
 mod helpers;
 mod html;
 mod instances;

@@ -725,7 +725,11 @@ async fn pages_enforce_the_same_rules() -> TestResult {
         .await?;
     let row = html::one_with(&body, "tr", "id", &format!("row-{}", theirs_too.id));
     let items: Vec<String> = row.find("li").iter().map(|li| li.text()).collect();
-    assert_eq!(items, ["Edit token", "Delete token"], "Admin on theirs");
+    assert_eq!(
+        items,
+        ["Edit token", "View audit log", "Delete token"],
+        "Admin on theirs"
+    );
 
     // Demoted while signed in: the next request already knows.
     set_member_role(store, &team.writer, MemberRole::Reader).await?;
