@@ -357,12 +357,38 @@ pub async fn delete(store: &Store, caller: Caller<'_>, id: &str) -> ActionResult
     Ok(store.delete_token(&token.id, &caller.audit()).await?)
 }
 
+/// Suspends a token: every secret of it answers 401 from the next request
+/// until it is resumed. Allowed to those who may delete it.
+pub async fn suspend(store: &Store, caller: Caller<'_>, id: &str) -> ActionResult<Token> {
+    set_suspended(store, caller, id, true).await
+}
+
+/// Resumes a suspended token: its secrets work again, unchanged.
+pub async fn resume(store: &Store, caller: Caller<'_>, id: &str) -> ActionResult<Token> {
+    set_suspended(store, caller, id, false).await
+}
+
+async fn set_suspended(
+    store: &Store,
+    caller: Caller<'_>,
+    id: &str,
+    suspended: bool,
+) -> ActionResult<Token> {
+    let token = get(store, caller, id).await?;
+    policy::can_manage(caller.actor(), token.facts())?;
+    Ok(store
+        .set_token_suspended(&token.id, suspended, &caller.audit())
+        .await?)
+}
+
 /// What the caller may do with a token, for showing only usable menu items.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Allowed {
     pub edit: bool,
     pub clone: bool,
     pub reset: bool,
+    /// Suspend and resume, as delete.
+    pub suspend: bool,
     pub delete: bool,
 }
 
@@ -373,6 +399,7 @@ pub fn allowed(caller: Caller<'_>, token: &Token) -> Allowed {
         edit: manage,
         clone: policy::can_clone(actor, token.facts()).is_ok(),
         reset: policy::can_reset(actor, token.facts()).is_ok(),
+        suspend: manage,
         delete: manage,
     }
 }

@@ -30,6 +30,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/tokens/{id}/reset", post(tokens::reset))
         .route("/tokens/{id}/clone", post(tokens::clone))
+        .route("/tokens/{id}/suspend", post(tokens::suspend))
+        .route("/tokens/{id}/resume", post(tokens::resume))
         .route("/members", get(members::list))
         .route(
             "/members/{id}",

@@ -129,6 +129,9 @@ pub struct TokenJson {
     pub last_used: Option<i64>,
     /// Unix milliseconds, or null if it never expires.
     pub expires: Option<i64>,
+    /// Unix milliseconds since it was suspended (its secrets answer 401
+    /// until it is resumed), or null while it works.
+    pub suspended: Option<i64>,
     pub token: String,
     #[serde(rename = "_links")]
     pub links: TokenLinks,
@@ -153,6 +156,7 @@ impl TokenJson {
             last_modified: token.updated_at,
             last_used: token.last_used_at,
             expires: token.expires_at,
+            suspended: token.suspended_at,
             token: secret.unwrap_or_else(|| token.last_four.clone()),
             links: TokenLinks {
                 self_: Link::json(format!("/api/v2/tokens/{}", token.id)),

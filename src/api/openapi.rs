@@ -24,6 +24,8 @@ use super::{audit, error, members, model, tokens};
         tokens::delete,
         tokens::reset,
         tokens::clone,
+        tokens::suspend,
+        tokens::resume,
         members::list,
         members::patch,
         members::delete,

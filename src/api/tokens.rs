@@ -358,6 +358,44 @@ pub async fn reset(
 }
 
 #[utoipa::path(
+    post, path = "/api/v2/tokens/{id}/suspend", tag = "tokens",
+    params(TokenPath),
+    responses(
+        (status = 200, description = "Suspended (or already so): every secret of it answers 401 until it is resumed", body = TokenJson),
+        (status = 403, description = "The token may not do this", body = ErrorBody),
+        (status = 404, description = "No such token", body = ErrorBody),
+    )
+)]
+pub async fn suspend(
+    State(state): State<AppState>,
+    caller: ApiActor,
+    TokenId { id, .. }: TokenId,
+) -> Result<Json<TokenJson>, ApiError> {
+    policy::can_manage_tokens(caller.actor())?;
+    let token = tokens::suspend(&state.store, caller.caller(), &id).await?;
+    Ok(Json(TokenJson::new(&token, None)))
+}
+
+#[utoipa::path(
+    post, path = "/api/v2/tokens/{id}/resume", tag = "tokens",
+    params(TokenPath),
+    responses(
+        (status = 200, description = "Resumed (or not suspended): its secrets work again, unchanged", body = TokenJson),
+        (status = 403, description = "The token may not do this", body = ErrorBody),
+        (status = 404, description = "No such token", body = ErrorBody),
+    )
+)]
+pub async fn resume(
+    State(state): State<AppState>,
+    caller: ApiActor,
+    TokenId { id, .. }: TokenId,
+) -> Result<Json<TokenJson>, ApiError> {
+    policy::can_manage_tokens(caller.actor())?;
+    let token = tokens::resume(&state.store, caller.caller(), &id).await?;
+    Ok(Json(TokenJson::new(&token, None)))
+}
+
+#[utoipa::path(
     post, path = "/api/v2/tokens/{id}/clone", tag = "tokens",
     params(TokenPath),
     responses(

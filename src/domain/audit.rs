@@ -20,11 +20,13 @@ pub enum AuditAction {
     TokenCloned,
     TokenUpdated,
     TokenReset,
+    TokenSuspended,
+    TokenResumed,
     TokenDeleted,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 15] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -37,6 +39,8 @@ impl AuditAction {
         AuditAction::TokenCloned,
         AuditAction::TokenUpdated,
         AuditAction::TokenReset,
+        AuditAction::TokenSuspended,
+        AuditAction::TokenResumed,
         AuditAction::TokenDeleted,
     ];
 
@@ -54,6 +58,8 @@ impl AuditAction {
             AuditAction::TokenCloned => "token_cloned",
             AuditAction::TokenUpdated => "token_updated",
             AuditAction::TokenReset => "token_reset",
+            AuditAction::TokenSuspended => "token_suspended",
+            AuditAction::TokenResumed => "token_resumed",
             AuditAction::TokenDeleted => "token_deleted",
         }
     }
@@ -73,6 +79,8 @@ impl AuditAction {
             AuditAction::TokenCloned => "Token cloned",
             AuditAction::TokenUpdated => "Token edited",
             AuditAction::TokenReset => "Token reset",
+            AuditAction::TokenSuspended => "Token suspended",
+            AuditAction::TokenResumed => "Token resumed",
             AuditAction::TokenDeleted => "Token deleted",
         }
     }

@@ -43,6 +43,7 @@ pub(crate) struct TokenRecord {
     pub expires_at: Option<i64>,
     pub last_four: String,
     pub version: i64,
+    pub suspended_at: Option<i64>,
 }
 
 /// A member as token rows show them.
@@ -355,6 +356,7 @@ impl State {
             expires_at: t.expires_at,
             last_four: t.last_four.clone(),
             version: t.version,
+            suspended_at: t.suspended_at,
         }
     }
 

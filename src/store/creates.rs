@@ -337,6 +337,7 @@ fn stored(p: &Pending, id: &str, now: i64) -> credentials::StoredToken {
             expires_at: f.expires_at,
             last_four: p.new.last_four.clone(),
             version: 1,
+            suspended_at: None,
         },
         vec![(p.new.digest.clone(), None)],
     )

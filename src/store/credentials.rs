@@ -34,6 +34,8 @@ pub struct TokenAuth {
     pub role: TokenRole,
     pub member_id: String,
     pub expires_at: Option<i64>,
+    /// Suspended: refused like a deleted token until resumed.
+    pub suspended: bool,
 }
 
 /// A secret that opened a token, and what the token may do now.
@@ -144,7 +146,7 @@ impl CredentialIndex {
                 return None;
             }
             let token = state.tokens.get(&secret.token_id)?;
-            if token.expires_at.is_some_and(|t| t <= now_ms) {
+            if token.suspended || token.expires_at.is_some_and(|t| t <= now_ms) {
                 return None;
             }
             let member_role = state
@@ -186,7 +188,7 @@ impl CredentialIndex {
 
 const TOKEN_COLUMNS: &str = "t.id, t.name, t.description, t.role, t.kind, t.member_id, \
      t.api_version, t.created_at, t.updated_at, t.last_used_at, t.expires_at, t.last_four, \
-     t.version, s.digest, s.valid_until";
+     t.version, t.suspended_at, s.digest, s.valid_until";
 
 fn token_from_row(row: &AnyRow) -> StoreResult<TokenRecord> {
     let kind: String = row.try_get("kind")?;
@@ -208,6 +210,7 @@ fn token_from_row(row: &AnyRow) -> StoreResult<TokenRecord> {
         expires_at: row.try_get("expires_at")?,
         last_four: row.try_get("last_four")?,
         version: row.try_get("version")?,
+        suspended_at: row.try_get("suspended_at")?,
     })
 }
 
@@ -220,6 +223,7 @@ pub(crate) fn auth_of(t: &TokenRecord) -> TokenAuth {
         role: t.role,
         member_id: t.member_id.clone(),
         expires_at: t.expires_at,
+        suspended: t.suspended_at.is_some(),
     }
 }
 

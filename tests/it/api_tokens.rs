@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::api_helpers::{ApiApp, UNKNOWN_ID, create_request, keys, set, sid, spawn_api};
 use crate::helpers::TestResult;
 
-const TOKEN_FIELDS: [&str; 14] = [
+const TOKEN_FIELDS: [&str; 15] = [
     "_id",
     "name",
     "description",
@@ -28,6 +28,7 @@ const TOKEN_FIELDS: [&str; 14] = [
     "lastModified",
     "lastUsed",
     "expires",
+    "suspended",
     "token",
     "_links",
 ];
@@ -65,6 +66,7 @@ fn assert_token_shape(v: &Value) {
     }
     assert!(v["lastUsed"].is_null() || v["lastUsed"].is_i64(), "{v}");
     assert!(v["expires"].is_null() || v["expires"].is_i64(), "{v}");
+    assert!(v["suspended"].is_null() || v["suspended"].is_i64(), "{v}");
     assert!(v["token"].is_string(), "{v}");
     assert_eq!(keys(&v["_links"]), set(&["self", "parent"]), "{v}");
     assert_eq!(
@@ -873,7 +875,7 @@ async fn forbidden_answers_have_the_error_shape() -> TestResult {
 }
 
 /// Every operation the router serves under `/api/v2`, besides the document.
-const OPERATIONS: [(&str, &str); 12] = [
+const OPERATIONS: [(&str, &str); 14] = [
     ("/api/v2/caller-identity", "get"),
     ("/api/v2/tokens", "get"),
     ("/api/v2/tokens", "post"),
@@ -882,6 +884,8 @@ const OPERATIONS: [(&str, &str); 12] = [
     ("/api/v2/tokens/{id}", "delete"),
     ("/api/v2/tokens/{id}/reset", "post"),
     ("/api/v2/tokens/{id}/clone", "post"),
+    ("/api/v2/tokens/{id}/suspend", "post"),
+    ("/api/v2/tokens/{id}/resume", "post"),
     ("/api/v2/members", "get"),
     ("/api/v2/members/{id}", "patch"),
     ("/api/v2/members/{id}", "delete"),

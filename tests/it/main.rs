@@ -24,6 +24,7 @@ mod members;
 mod security;
 mod sessions;
 mod sign_in;
+mod suspension;
 mod throttle;
 mod token_lifecycle;
 mod token_pages;

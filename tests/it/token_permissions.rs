@@ -708,7 +708,13 @@ async fn pages_enforce_the_same_rules() -> TestResult {
     let items: Vec<String> = row.find("li").iter().map(|li| li.text()).collect();
     assert_eq!(
         items,
-        ["Edit token", "Clone token", "Reset token", "Delete token"]
+        [
+            "Edit token",
+            "Clone token",
+            "Reset token",
+            "Suspend token",
+            "Delete token"
+        ]
     );
     let theirs_too = seed_token(
         store,
@@ -727,7 +733,12 @@ async fn pages_enforce_the_same_rules() -> TestResult {
     let items: Vec<String> = row.find("li").iter().map(|li| li.text()).collect();
     assert_eq!(
         items,
-        ["Edit token", "View audit log", "Delete token"],
+        [
+            "Edit token",
+            "Suspend token",
+            "View audit log",
+            "Delete token"
+        ],
         "Admin on theirs"
     );
 
@@ -751,6 +762,9 @@ async fn pages_enforce_the_same_rules() -> TestResult {
     let body = app.get(&writer, HOME).await?.text().await?;
     let row = html::one_with(&body, "tr", "id", &format!("row-{}", writers.id));
     let items: Vec<String> = row.find("li").iter().map(|li| li.text()).collect();
-    assert_eq!(items, ["Edit token", "Reset token", "Delete token"]);
+    assert_eq!(
+        items,
+        ["Edit token", "Reset token", "Suspend token", "Delete token"]
+    );
     Ok(())
 }

@@ -11,6 +11,7 @@ mod list;
 mod reset;
 mod row;
 mod secret;
+mod suspend;
 
 use axum::Router;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -47,6 +48,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/settings/authorization/tokens/{id}/reset",
             get(reset::page).post(reset::submit),
+        )
+        .route(
+            "/settings/authorization/tokens/{id}/suspend",
+            post(suspend::suspend),
+        )
+        .route(
+            "/settings/authorization/tokens/{id}/resume",
+            post(suspend::resume),
         )
         .route(
             "/settings/authorization/tokens/{id}/delete",

@@ -27,6 +27,7 @@ pub struct TokenRow {
     /// `(datetime, date, exact time)`.
     pub expires: Option<(Verbatim, Verbatim, Verbatim)>,
     pub expired: bool,
+    pub suspended: bool,
     pub allowed: Allowed,
     /// Whether the menu links to the token's events (Admins and Owners).
     pub audit_log: bool,
@@ -59,6 +60,7 @@ impl TokenRow {
                 .map(|t| moment(t, format::relative(t, now_ms))),
             expires: token.expires_at.map(|t| moment(t, format::date(t))),
             expired: token.is_expired(now_ms),
+            suspended: token.is_suspended(),
             allowed: tokens::allowed(caller, token),
             audit_log: policy::can_read_audit_log(caller.actor()),
         }
@@ -66,7 +68,7 @@ impl TokenRow {
 
     pub fn has_actions(&self) -> bool {
         let a = self.allowed;
-        a.edit || a.clone || a.reset || a.delete || self.audit_log
+        a.edit || a.clone || a.reset || a.suspend || a.delete || self.audit_log
     }
 }
 

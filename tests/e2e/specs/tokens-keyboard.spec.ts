@@ -54,12 +54,13 @@ test.describe('keyboard only', () => {
     await press(page, 'Enter', item('Edit token'));
     await expect(menu).toBeVisible();
     await expect(button).toHaveAttribute('aria-expanded', 'true');
-    await expect(menu.getByRole('menuitem')).toHaveText(['Edit token', 'Clone token', 'Reset token', 'View audit log', 'Delete token']);
+    await expect(menu.getByRole('menuitem')).toHaveText(['Edit token', 'Clone token', 'Reset token', 'Suspend token', 'View audit log', 'Delete token']);
     await expectNoAxeViolations(page);
 
     // Arrows move and wrap; Home and End jump.
     await press(page, 'ArrowDown', item('Clone token'));
     await press(page, 'ArrowDown', item('Reset token'));
+    await press(page, 'ArrowDown', item('Suspend token'));
     await press(page, 'ArrowDown', item('View audit log'));
     await press(page, 'ArrowDown', item('Delete token'));
     await press(page, 'ArrowDown', item('Edit token'));

@@ -198,6 +198,7 @@ test.describe('row menu with the mouse', () => {
       'Edit token',
       'Clone token',
       'Reset token',
+      'Suspend token',
       'View audit log',
       'Delete token',
     ]);
