@@ -37,6 +37,11 @@ impl From<StoreError> for ActionError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ActionError::NotFound,
+            StoreError::BulkRefused(why) => ActionError::Invalid(
+                why.into_iter()
+                    .map(|w| ValidationError::new("ids", w))
+                    .collect(),
+            ),
             StoreError::Conflict(message) => ActionError::Conflict(message),
             StoreError::Unavailable(why) => ActionError::Unavailable(why),
             StoreError::Unwritable(why) => ActionError::Unwritable(why),

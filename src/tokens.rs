@@ -4,13 +4,13 @@
 //! audit event in the same transaction).
 
 use crate::action::{ActionError, ActionResult};
-use crate::domain::ids;
 use crate::domain::policy::{self, Actor};
 use crate::domain::secret::NewSecret;
 use crate::domain::token::{
     TokenKind, TokenRole, clone_name, could_be_in_a_name, validate_api_version,
     validate_description, validate_expiry, validate_name, validate_old_secret_until,
 };
+use crate::domain::{ValidationError, ids};
 use crate::store::credentials::TokenAuth;
 use crate::store::{AuditActor, Member, NewToken, Store, Token, TokenFields, TokenFilter};
 
@@ -355,6 +355,45 @@ pub async fn delete(store: &Store, caller: Caller<'_>, id: &str) -> ActionResult
     let token = get(store, caller, id).await?;
     policy::can_manage(caller.actor(), token.facts())?;
     Ok(store.delete_token(&token.id, &caller.audit()).await?)
+}
+
+/// The most tokens one bulk delete takes (a page shows 50).
+pub const MAX_BULK_DELETE: usize = 1000;
+
+/// Deletes several tokens at once, all or none: each must exist, be
+/// visible to the caller and be theirs to delete, or nothing is deleted and
+/// the refusal names every one that could not be. One audit event each.
+pub async fn delete_many(
+    store: &Store,
+    caller: Caller<'_>,
+    ids: &[String],
+) -> ActionResult<Vec<Token>> {
+    policy::can_manage_tokens(caller.actor())?;
+    let mut wanted: Vec<String> = ids.iter().map(|id| id.trim().to_string()).collect();
+    wanted.sort();
+    wanted.dedup();
+    let invalid =
+        |message: String| ActionError::Invalid(vec![ValidationError::new("ids", message)]);
+    if wanted.is_empty() {
+        return Err(invalid("Choose at least one token to delete.".to_string()));
+    }
+    if wanted.len() > MAX_BULK_DELETE {
+        return Err(invalid(format!(
+            "At most {MAX_BULK_DELETE} tokens can be deleted at once."
+        )));
+    }
+    if let Some(bad) = wanted.iter().find(|id| !ids::is_valid_id(id)) {
+        return Err(invalid(format!("{bad:?} is not a token id.")));
+    }
+    let actor = caller.actor();
+    let check = |token: &Token| {
+        if !policy::can_view(actor, token.facts()) {
+            // Not confirmed to exist, as everywhere else.
+            return Err(None);
+        }
+        policy::can_manage(actor, token.facts()).map_err(|d| Some(d.0))
+    };
+    Ok(store.delete_tokens(&wanted, check, &caller.audit()).await?)
 }
 
 /// Suspends a token: every secret of it answers 401 from the next request

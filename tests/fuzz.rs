@@ -86,6 +86,7 @@ fn token() -> Token {
         member_email: "owner@example.com".into(),
         member_role: MemberRole::Owner,
         api_version: 20240415,
+        suspended_at: None,
         created_at: 1,
         updated_at: 2,
         last_used_at: None,

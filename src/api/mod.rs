@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/tokens/{id}/reset", post(tokens::reset))
         .route("/tokens/{id}/clone", post(tokens::clone))
+        .route("/tokens/bulk-delete", post(tokens::bulk_delete))
         .route("/tokens/{id}/suspend", post(tokens::suspend))
         .route("/tokens/{id}/resume", post(tokens::resume))
         .route("/members", get(members::list))

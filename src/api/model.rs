@@ -328,6 +328,22 @@ pub fn edit_from_patch(token: &Token, patch: &json_patch::Patch) -> Result<EditR
     })
 }
 
+/// The tokens to delete together.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkDeleteBody {
+    /// 1–1000 token ids; all are deleted, or none.
+    #[schema(min_items = 1, max_items = 1000)]
+    pub ids: Vec<String>,
+}
+
+/// What a bulk delete deleted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkDeleted {
+    /// The ids of the deleted tokens; their secrets answer 401 from now on.
+    pub deleted: Vec<String>,
+}
+
 /// A member of the organization.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

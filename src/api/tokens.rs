@@ -358,6 +358,29 @@ pub async fn reset(
 }
 
 #[utoipa::path(
+    post, path = "/api/v2/tokens/bulk-delete", tag = "tokens",
+    request_body = super::model::BulkDeleteBody,
+    responses(
+        (status = 200, description = "All of them deleted, in one transaction, each audited", body = super::model::BulkDeleted),
+        (status = 400, description = "An id is malformed or unknown, or one of them may not be deleted by this token: nothing was deleted", body = ErrorBody),
+        (status = 403, description = "The token may not manage tokens", body = ErrorBody),
+    )
+)]
+pub async fn bulk_delete(
+    State(state): State<AppState>,
+    caller: ApiActor,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<super::model::BulkDeleted>, ApiError> {
+    policy::can_manage_tokens(caller.actor())?;
+    let body: super::model::BulkDeleteBody = json_body(&headers, &body, &["application/json"])?;
+    let deleted = tokens::delete_many(&state.store, caller.caller(), &body.ids).await?;
+    Ok(Json(super::model::BulkDeleted {
+        deleted: deleted.into_iter().map(|t| t.id).collect(),
+    }))
+}
+
+#[utoipa::path(
     post, path = "/api/v2/tokens/{id}/suspend", tag = "tokens",
     params(TokenPath),
     responses(

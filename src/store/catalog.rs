@@ -654,6 +654,7 @@ mod tests {
             expires_at: None,
             last_four: "abcd".into(),
             version: 1,
+            suspended_at: None,
         }
     }
 
@@ -941,6 +942,7 @@ mod timing {
                 expires_at: None,
                 last_four: "abcd".into(),
                 version: 1,
+                suspended_at: None,
             })
             .collect();
         let members = [(

@@ -55,6 +55,10 @@ pub enum StoreError {
     Conflict(String),
     #[error("not found")]
     NotFound,
+    /// A change to several things at once, refused as a whole: why, for
+    /// each one that could not be changed. Nothing was changed.
+    #[error("refused: {}", .0.join("; "))]
+    BulkRefused(Vec<String>),
     /// The database cannot be reached, or this process cannot prove that
     /// what it holds in memory is current. Nothing was changed; try again.
     #[error("database unavailable: {0}")]

@@ -3,8 +3,9 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::audit::{NewAuditEvent, record_event};
+use super::audit::{NewAuditEvent, record_event, record_events};
 use super::catalog;
+use super::sql::Sql;
 use super::{Change, Store, StoreError, StoreResult};
 use crate::domain::MemberRole;
 use crate::domain::audit::AuditAction;
@@ -379,6 +380,79 @@ impl Store {
         self.publish(&mut tx, &changes).await?;
         self.commit(tx, &changes).await?;
         Ok(token)
+    }
+
+    /// Deletes every token in `ids` in one transaction, or none of them:
+    /// `check` sees each token as stored (locked) and may refuse it, with a
+    /// reason (`Some`) or as if it did not exist (`None`: the caller may not
+    /// see it), and an id with no token is refused too (`BulkRefused`,
+    /// naming each). One
+    /// audit event per token, every secret answering 401 at once.
+    pub async fn delete_tokens(
+        &self,
+        ids: &[String],
+        check: impl Fn(&Token) -> Result<(), Option<String>>,
+        actor: &AuditActor,
+    ) -> StoreResult<Vec<Token>> {
+        let now = self.now_ms();
+        let mut tx = self.begin_write().await?;
+        let in_list = |sql: &mut Sql| {
+            sql.push("(");
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_text(id);
+            }
+            sql.push(")");
+        };
+        // Locked in id order, like every token write, so that concurrent
+        // writers queue rather than deadlock.
+        let mut select = Sql::new(format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN members m ON m.id = t.member_id \
+             WHERE t.id IN "
+        ));
+        in_list(&mut select);
+        select.push(" ORDER BY t.id").push(&self.lock_rows("t"));
+        let tokens = select
+            .query()
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(token_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut refused: Vec<String> = ids
+            .iter()
+            .filter(|id| !tokens.iter().any(|t| &t.id == *id))
+            .map(|id| format!("{id}: no such token"))
+            .collect();
+        for token in &tokens {
+            match check(token) {
+                Ok(()) => {}
+                Err(Some(why)) => refused.push(format!("{}: {why}", token.name)),
+                Err(None) => refused.push(format!("{}: no such token", token.id)),
+            }
+        }
+        if !refused.is_empty() {
+            return Err(StoreError::BulkRefused(refused));
+        }
+        for table_and_column in ["token_secrets WHERE token_id", "tokens WHERE id"] {
+            let mut delete = Sql::new(format!("DELETE FROM {table_and_column} IN "));
+            in_list(&mut delete);
+            delete.query().execute(&mut *tx).await?;
+        }
+        let events: Vec<NewAuditEvent<'_>> = tokens
+            .iter()
+            .map(|t| NewAuditEvent {
+                detail: Some(format!("one of {} deleted together", tokens.len())),
+                ..audit_event(AuditAction::TokenDeleted, actor, &t.id, &t.name)
+            })
+            .collect();
+        record_events(&mut tx, &events, now).await?;
+        let changes: Vec<Change> = tokens.iter().map(|t| Change::Token(t.id.clone())).collect();
+        self.publish(&mut tx, &changes).await?;
+        self.commit(tx, &changes).await?;
+        Ok(tokens)
     }
 
     /// Records that tokens were used, each at its given time; a later time

@@ -30,7 +30,9 @@ export default defineConfig({
   webServer: {
     command: 'bash start-server.sh',
     url: `http://127.0.0.1:${port}/healthz`,
-    timeout: 60_000,
+    // Generous: it creates four members (an Argon2 hash each) and, on
+    // PostgreSQL, a database first; a loaded CI machine has taken over 60 s.
+    timeout: 180_000,
     reuseExistingServer: false,
     env: {
       E2E_PORT: port,

@@ -875,7 +875,7 @@ async fn forbidden_answers_have_the_error_shape() -> TestResult {
 }
 
 /// Every operation the router serves under `/api/v2`, besides the document.
-const OPERATIONS: [(&str, &str); 14] = [
+const OPERATIONS: [(&str, &str); 15] = [
     ("/api/v2/caller-identity", "get"),
     ("/api/v2/tokens", "get"),
     ("/api/v2/tokens", "post"),
@@ -884,6 +884,7 @@ const OPERATIONS: [(&str, &str); 14] = [
     ("/api/v2/tokens/{id}", "delete"),
     ("/api/v2/tokens/{id}/reset", "post"),
     ("/api/v2/tokens/{id}/clone", "post"),
+    ("/api/v2/tokens/bulk-delete", "post"),
     ("/api/v2/tokens/{id}/suspend", "post"),
     ("/api/v2/tokens/{id}/resume", "post"),
     ("/api/v2/members", "get"),

@@ -13,6 +13,7 @@ mod api_tokens;
 mod assets;
 mod audit;
 mod bad_input;
+mod bulk_delete;
 mod compression;
 mod creates;
 mod db;

@@ -2,6 +2,7 @@
 //! full page and a plain form post without JavaScript, and an htmx fragment
 //! (dialog content, the changed row, the status message) with it.
 
+mod bulk;
 mod clone;
 mod create;
 mod delete;
@@ -37,6 +38,10 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/authorization", get(list::authorization_page))
         .route("/settings/authorization/tokens/new", get(create::new_page))
         .route("/settings/authorization/tokens", post(create::submit))
+        .route(
+            "/settings/authorization/tokens/bulk-delete",
+            get(bulk::page).post(bulk::submit),
+        )
         .route(
             "/settings/authorization/tokens/{id}/edit",
             get(edit::page).post(edit::submit),
