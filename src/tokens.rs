@@ -4,6 +4,7 @@
 //! audit event in the same transaction).
 
 use crate::action::{ActionError, ActionResult};
+use crate::domain::listing::{Sort, TimeFilter};
 use crate::domain::policy::{self, Actor};
 use crate::domain::secret::NewSecret;
 use crate::domain::token::{
@@ -166,6 +167,11 @@ pub struct ListRequest {
     pub name_contains: Option<String>,
     pub role: Option<TokenRole>,
     pub kind: Option<TokenKind>,
+    pub sort: Sort,
+    /// "Not used in N days" (N in `listing::UNUSED_DAYS`).
+    pub unused_days: Option<i64>,
+    /// "Expiring within N days".
+    pub expiring_days: Option<i64>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -189,6 +195,12 @@ pub async fn list(
         name_contains: request.name_contains.clone(),
         role: request.role,
         kind: request.kind,
+        sort: request.sort,
+        time: TimeFilter::new(
+            request.unused_days,
+            request.expiring_days,
+            store.clock().now_ms(),
+        ),
     };
     Ok(store
         .list_tokens(&filter, request.limit, request.offset)

@@ -15,6 +15,7 @@ use super::model::{
 };
 use crate::AppState;
 use crate::action::ActionError;
+use crate::domain::listing::{EXPIRING_DAYS, Sort, UNUSED_DAYS};
 use crate::domain::policy;
 use crate::domain::token::{DEFAULT_API_VERSION, TokenKind, TokenRole, validate_old_secret_until};
 use crate::http::compression::{HoldsSecret, holds_secret};
@@ -100,6 +101,18 @@ pub struct ListParams {
     /// 0 or more, default 0.
     #[param(value_type = Option<i64>, minimum = 0)]
     offset: Option<String>,
+    /// `name` (default), `created`, `lastUsed` or `expires`; a leading `-`
+    /// sorts descending. Never used counts as oldest, never expiring as
+    /// latest.
+    #[param(value_type = Option<String>, pattern = "^-?(name|created|lastUsed|expires)$")]
+    sort: Option<String>,
+    /// Only tokens not used in the last 30 or 90 days (never used ones
+    /// count once they are that old).
+    #[param(value_type = Option<i64>)]
+    unused_days: Option<String>,
+    /// 7: only tokens expiring within the next 7 days.
+    #[param(value_type = Option<i64>)]
+    expiring_days: Option<String>,
 }
 
 fn parse_bool(name: &str, raw: Option<&str>) -> Result<bool, ApiError> {
@@ -160,11 +173,42 @@ pub async fn list(
         0,
         i64::from(i32::MAX),
     )?;
+    let sort = match params.sort.as_deref() {
+        None | Some("") => Sort::default(),
+        Some(raw) => Sort::parse(raw).ok_or_else(|| {
+            ApiError::bad_request(
+                "sort must be name, created, lastUsed or expires, with a leading - for descending",
+            )
+        })?,
+    };
+    let days = |name: &str, raw: Option<&str>, allowed: &[i64]| -> Result<Option<i64>, ApiError> {
+        match raw {
+            None | Some("") => Ok(None),
+            Some(raw) => raw
+                .parse::<i64>()
+                .ok()
+                .filter(|d| allowed.contains(d))
+                .map(Some)
+                .ok_or_else(|| {
+                    let allowed: Vec<String> = allowed.iter().map(i64::to_string).collect();
+                    ApiError::bad_request(format!("{name} must be {}", allowed.join(" or ")))
+                }),
+        }
+    };
+    let unused_days = days("unusedDays", params.unused_days.as_deref(), &UNUSED_DAYS)?;
+    let expiring_days = days(
+        "expiringDays",
+        params.expiring_days.as_deref(),
+        &[EXPIRING_DAYS],
+    )?;
     let (tokens, total) = tokens::list(
         &state.store,
         caller.caller(),
         &ListRequest {
             all_members: show_all,
+            sort,
+            unused_days,
+            expiring_days,
             limit,
             offset,
             ..ListRequest::default()
@@ -175,6 +219,15 @@ pub async fn list(
         let mut url = format!("/api/v2/tokens?limit={limit}&offset={offset}");
         if show_all {
             url.push_str("&showAll=true");
+        }
+        if !sort.is_default() {
+            url.push_str(&format!("&sort={}", sort.as_param()));
+        }
+        if let Some(d) = unused_days {
+            url.push_str(&format!("&unusedDays={d}"));
+        }
+        if let Some(d) = expiring_days {
+            url.push_str(&format!("&expiringDays={d}"));
         }
         url
     };

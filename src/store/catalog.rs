@@ -23,6 +23,7 @@ use std::sync::RwLock;
 
 use super::Token;
 use crate::domain::MemberRole;
+use crate::domain::listing::{Sort, SortFields, SortKey, TimeFilter};
 use crate::domain::policy::TokenScope;
 use crate::domain::token::{TokenKind, TokenRole};
 
@@ -401,6 +402,110 @@ impl State {
         }
     }
 
+    /// One page (`q.offset`, `q.limit`) of the tokens whose names contain
+    /// `needle` (lowercased) and that `q`'s scope, role and kind admit, in
+    /// list order, and how many there are.
+    fn search(&self, q: &Query<'_>, needle: &str) -> (Vec<u32>, usize) {
+        let state = self;
+        let chars: Vec<char> = needle.chars().collect();
+        // Up to three characters: the posting list is the answer.
+        // Longer: the rarest trigram's candidates, each checked.
+        let (candidates, exact) = if chars.len() <= 3 {
+            (state.lists.grams.get(&gram(&chars)), true)
+        } else {
+            let rarest = chars
+                .windows(3)
+                .map(|w| state.lists.grams.get(&gram(w)))
+                .min_by_key(|l| l.map_or(0, |l| l.len()));
+            (rarest.flatten(), false)
+        };
+        // (`limit` may be "all": a sorted view collects every match.)
+        let mut page = Vec::with_capacity(q.limit.min(1024));
+        let mut total = 0usize;
+        // The scope's member as a number (`u32::MAX`: nobody's), so
+        // the rule is asked of numbers, not strings, per candidate.
+        let own = match q.scope {
+            TokenScope::OwnAndService { member_id } => state
+                .member_numbers
+                .get(member_id)
+                .copied()
+                .unwrap_or(u32::MAX),
+            _ => u32::MAX,
+        };
+        for &h in candidates.map(|l| l.as_slice()).unwrap_or_default() {
+            let m = state.meta[h as usize];
+            let Some(kind) = m.kind else { continue };
+            let wanted = q.role.is_none_or(|r| Some(r) == m.role)
+                && q.kind.is_none_or(|k| k == kind)
+                && q.scope.admits(kind, |_| m.member == own)
+                && (exact || contains(state.name_of(&m), needle.as_bytes()));
+            if wanted {
+                if total >= q.offset && page.len() < q.limit {
+                    page.push(h);
+                }
+                total += 1;
+            }
+        }
+        (page, total)
+    }
+
+    /// What `sort_fields` of a handle's token are.
+    fn sort_fields(&self, handle: u32) -> SortFields {
+        let t = &self.entry(handle).token;
+        SortFields {
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+            expires_at: t.expires_at,
+        }
+    }
+
+    /// A list in any order but the default, or narrowed by time: every
+    /// match is collected and sorted (by the column, then in list order),
+    /// so it costs O(n log n) in the matches, where the default order is a
+    /// slice of a list kept sorted.
+    fn sorted_list(&self, q: &Query<'_>, needle: Option<&str>) -> (Vec<Token>, i64) {
+        let mut matches: Vec<u32> = match needle {
+            None => self
+                .lists_for(q.scope, q.role, q.kind)
+                .into_iter()
+                .flat_map(|l| l.iter().copied())
+                .collect(),
+            Some(needle) => {
+                let all = Query {
+                    sort: Sort::default(),
+                    time: TimeFilter::default(),
+                    limit: usize::MAX,
+                    offset: 0,
+                    name_contains: Some(needle),
+                    ..*q
+                };
+                self.search(&all, needle).0
+            }
+        };
+        matches.retain(|&h| q.time.admits(&self.sort_fields(h)));
+        matches.sort_by(|&a, &b| {
+            q.sort
+                .compare(&self.sort_fields(a), &self.sort_fields(b))
+                .then_with(|| {
+                    let by_name = self.entry(a).cmp_key(self.entry(b));
+                    // Name descending is the column itself, reversed.
+                    if q.sort.key == SortKey::Name && q.sort.descending {
+                        by_name.reverse()
+                    } else {
+                        by_name
+                    }
+                })
+        });
+        let total = matches.len();
+        let tokens = matches
+            .into_iter()
+            .skip(q.offset)
+            .take(q.limit)
+            .map(|h| self.token(h))
+            .collect();
+        (tokens, i64::try_from(total).unwrap_or(i64::MAX))
+    }
+
     /// `limit` handles from position `offset` of the union of `lists`.
     fn page_of(&self, lists: &[&List], offset: usize, limit: usize) -> Vec<u32> {
         match lists {
@@ -448,6 +553,8 @@ pub(crate) struct Query<'a> {
     pub kind: Option<TokenKind>,
     /// A name substring, matched case-insensitively.
     pub name_contains: Option<&'a str>,
+    pub sort: Sort,
+    pub time: TimeFilter,
     pub limit: usize,
     pub offset: usize,
 }
@@ -576,53 +683,16 @@ impl Catalog {
             .name_contains
             .filter(|n| !n.is_empty())
             .map(str::to_lowercase);
+        if !q.sort.is_default() || !q.time.is_empty() {
+            return state.sorted_list(q, needle.as_deref());
+        }
         let (handles, total) = match needle {
             None => {
                 let lists = state.lists_for(q.scope, q.role, q.kind);
                 let total: usize = lists.iter().map(|l| l.len()).sum();
                 (state.page_of(&lists, q.offset, q.limit), total)
             }
-            Some(needle) => {
-                let chars: Vec<char> = needle.chars().collect();
-                // Up to three characters: the posting list is the answer.
-                // Longer: the rarest trigram's candidates, each checked.
-                let (candidates, exact) = if chars.len() <= 3 {
-                    (state.lists.grams.get(&gram(&chars)), true)
-                } else {
-                    let rarest = chars
-                        .windows(3)
-                        .map(|w| state.lists.grams.get(&gram(w)))
-                        .min_by_key(|l| l.map_or(0, |l| l.len()));
-                    (rarest.flatten(), false)
-                };
-                let mut page = Vec::with_capacity(q.limit);
-                let mut total = 0usize;
-                // The scope's member as a number (`u32::MAX`: nobody's), so
-                // the rule is asked of numbers, not strings, per candidate.
-                let own = match q.scope {
-                    TokenScope::OwnAndService { member_id } => state
-                        .member_numbers
-                        .get(member_id)
-                        .copied()
-                        .unwrap_or(u32::MAX),
-                    _ => u32::MAX,
-                };
-                for &h in candidates.map(|l| l.as_slice()).unwrap_or_default() {
-                    let m = state.meta[h as usize];
-                    let Some(kind) = m.kind else { continue };
-                    let wanted = q.role.is_none_or(|r| Some(r) == m.role)
-                        && q.kind.is_none_or(|k| k == kind)
-                        && q.scope.admits(kind, |_| m.member == own)
-                        && (exact || contains(state.name_of(&m), needle.as_bytes()));
-                    if wanted {
-                        if total >= q.offset && page.len() < q.limit {
-                            page.push(h);
-                        }
-                        total += 1;
-                    }
-                }
-                (page, total)
-            }
+            Some(needle) => state.search(q, &needle),
         };
         let tokens = handles.into_iter().map(|h| state.token(h)).collect();
         (tokens, i64::try_from(total).unwrap_or(i64::MAX))
@@ -687,9 +757,21 @@ mod tests {
                 };
                 let role = TokenRole::ALL[i % 3];
                 let member = ["m1", "m2", "m3"][i % 3];
-                record(i, &name, kind, role, member)
+                let mut t = record(i, &name, kind, role, member);
+                // Some used, some expiring, in an order unlike creation's.
+                t.last_used_at = (i % 3 != 0).then_some((i * 37 % 101) as i64);
+                t.expires_at = (i % 4 == 1).then_some((i * 53 % 97) as i64);
+                t
             })
             .collect()
+    }
+
+    fn fields(t: &TokenRecord) -> SortFields {
+        SortFields {
+            created_at: t.created_at,
+            last_used_at: t.last_used_at,
+            expires_at: t.expires_at,
+        }
     }
 
     /// What the SQL did: filter everything, sort, slice.
@@ -705,13 +787,20 @@ mod tests {
                     .as_deref()
                     .is_none_or(|n| t.name.to_lowercase().contains(n))
             })
+            .filter(|t| q.time.admits(&fields(t)))
             .collect();
         matching.sort_by(|a, b| {
-            (a.name.to_lowercase(), a.created_at, &a.id).cmp(&(
+            let by_name = (a.name.to_lowercase(), a.created_at, &a.id).cmp(&(
                 b.name.to_lowercase(),
                 b.created_at,
                 &b.id,
-            ))
+            ));
+            let by_name = if q.sort.key == SortKey::Name && q.sort.descending {
+                by_name.reverse()
+            } else {
+                by_name
+            };
+            q.sort.compare(&fields(a), &fields(b)).then(by_name)
         });
         let total = matching.len() as i64;
         let page = matching
@@ -721,6 +810,32 @@ mod tests {
             .map(|t| t.id.clone())
             .collect();
         (page, total)
+    }
+
+    /// Sorts and hygiene views to try, default first.
+    fn views() -> Vec<(Sort, TimeFilter)> {
+        let sort = |key, descending| Sort { key, descending };
+        vec![
+            (Sort::default(), TimeFilter::default()),
+            (sort(SortKey::Name, true), TimeFilter::default()),
+            (sort(SortKey::Created, true), TimeFilter::default()),
+            (
+                sort(SortKey::LastUsed, false),
+                TimeFilter {
+                    unused_since: Some(60),
+                    expiring: None,
+                },
+            ),
+            (sort(SortKey::Expires, false), TimeFilter::default()),
+            (
+                Sort::default(),
+                TimeFilter {
+                    unused_since: None,
+                    expiring: Some((10, 70)),
+                },
+            ),
+            (sort(SortKey::Expires, true), TimeFilter::default()),
+        ]
     }
 
     fn members() -> HashMap<String, MemberRecord> {
@@ -761,7 +876,9 @@ mod tests {
         for scope in scopes {
             for role in [None, Some(TokenRole::Writer)] {
                 for kind in [None, Some(TokenKind::Personal), Some(TokenKind::Service)] {
-                    for needle in needles {
+                    for (needle, (sort, time)) in
+                        needles.iter().copied().zip(views().into_iter().cycle())
+                    {
                         for (offset, limit) in [
                             (0, 7),
                             (5, 50),
@@ -773,6 +890,8 @@ mod tests {
                                 role,
                                 kind,
                                 name_contains: needle,
+                                sort,
+                                time,
                                 limit,
                                 offset,
                             };
@@ -781,7 +900,7 @@ mod tests {
                             assert_eq!(
                                 (got, total),
                                 expected(all, &q),
-                                "{scope:?} {role:?} {kind:?} {needle:?} {offset}+{limit}"
+                                "{scope:?} {role:?} {kind:?} {needle:?} {sort:?} {time:?} {offset}+{limit}"
                             );
                         }
                     }
@@ -904,6 +1023,8 @@ mod tests {
             role: None,
             kind: None,
             name_contains: None,
+            sort: Sort::default(),
+            time: TimeFilter::default(),
             limit: 10,
             offset: 0,
         };
@@ -966,6 +1087,8 @@ mod timing {
                 role: None,
                 kind: None,
                 name_contains: needle,
+                sort: Sort::default(),
+                time: TimeFilter::default(),
                 limit: 50,
                 offset: 0,
             };

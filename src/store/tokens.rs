@@ -9,6 +9,7 @@ use super::sql::Sql;
 use super::{Change, Store, StoreError, StoreResult};
 use crate::domain::MemberRole;
 use crate::domain::audit::AuditAction;
+use crate::domain::listing::{Sort, TimeFilter};
 use crate::domain::policy::{TokenFacts, TokenScope};
 use crate::domain::token::{TokenKind, TokenRole};
 
@@ -90,6 +91,8 @@ pub struct TokenFilter<'a> {
     pub name_contains: Option<String>,
     pub role: Option<TokenRole>,
     pub kind: Option<TokenKind>,
+    pub sort: Sort,
+    pub time: TimeFilter,
 }
 
 const TOKEN_COLUMNS: &str = "t.id, t.name, t.description, t.role, t.kind, t.member_id, \
@@ -194,6 +197,8 @@ impl Store {
             role: filter.role,
             kind: filter.kind,
             name_contains: filter.name_contains.as_deref(),
+            sort: filter.sort,
+            time: filter.time,
             limit: usize::try_from(limit).unwrap_or(0),
             offset: usize::try_from(offset).unwrap_or(0),
         }))

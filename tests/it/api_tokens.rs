@@ -976,7 +976,14 @@ async fn openapi_document_is_public_and_lists_every_operation() -> TestResult {
     };
     assert_eq!(
         param_names("/api/v2/tokens", "get"),
-        set(&["showAll", "limit", "offset"])
+        set(&[
+            "showAll",
+            "limit",
+            "offset",
+            "sort",
+            "unusedDays",
+            "expiringDays"
+        ])
     );
     assert_eq!(
         param_names("/api/v2/tokens/{id}/reset", "post"),

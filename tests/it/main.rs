@@ -30,4 +30,5 @@ mod throttle;
 mod token_lifecycle;
 mod token_pages;
 mod token_permissions;
+mod token_sorting;
 mod token_support;

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::row::TokenRow;
 use crate::AppState;
+use crate::domain::listing::{EXPIRING_DAYS, Sort, SortKey, UNUSED_DAYS};
 use crate::domain::policy;
 use crate::domain::token::{TokenKind, TokenRole};
 use crate::http::compression::HoldsSecret;
@@ -31,6 +32,9 @@ pub struct ListQuery {
     kind: Option<String>,
     all: Option<String>,
     page: Option<String>,
+    sort: Option<String>,
+    unused: Option<String>,
+    expiring: Option<String>,
 }
 
 /// The list's state as parsed from the query string. Values that make no
@@ -42,6 +46,19 @@ pub struct ListState {
     pub kind: Option<TokenKind>,
     pub all: bool,
     pub page: i64,
+    pub sort: Sort,
+    /// "Not used in" 30 or 90 days.
+    pub unused: Option<i64>,
+    /// "Expiring within 7 days".
+    pub expiring: bool,
+}
+
+/// A sortable column header: where its link goes and its `aria-sort`.
+pub struct SortHeader {
+    pub label: &'static str,
+    pub href: String,
+    /// `ascending` or `descending` on the column the list is sorted by.
+    pub aria_sort: Option<&'static str>,
 }
 
 impl ListState {
@@ -54,6 +71,16 @@ impl ListState {
             role: query.role.and_then(|r| r.parse().ok()),
             kind: query.kind.as_deref().and_then(TokenKind::parse),
             all: query.all.as_deref() == Some("1"),
+            sort: query
+                .sort
+                .as_deref()
+                .and_then(Sort::parse)
+                .unwrap_or_default(),
+            unused: query
+                .unused
+                .and_then(|d| d.parse::<i64>().ok())
+                .filter(|d| UNUSED_DAYS.contains(d)),
+            expiring: query.expiring.as_deref() == Some(&EXPIRING_DAYS.to_string()),
             page: query
                 .page
                 .and_then(|p| p.parse::<i64>().ok())
@@ -63,7 +90,75 @@ impl ListState {
     }
 
     pub fn is_filtered(&self) -> bool {
-        !self.q.is_empty() || self.role.is_some() || self.kind.is_some()
+        !self.q.is_empty()
+            || self.role.is_some()
+            || self.kind.is_some()
+            || self.unused.is_some()
+            || self.expiring
+    }
+
+    pub fn unused_value(&self) -> String {
+        self.unused.map(|d| d.to_string()).unwrap_or_default()
+    }
+
+    pub fn unused_options(&self) -> [i64; 2] {
+        UNUSED_DAYS
+    }
+
+    pub fn expiring_days(&self) -> i64 {
+        EXPIRING_DAYS
+    }
+
+    /// The "Sort by" choices (the column headers offer the same).
+    pub fn sort_options(&self) -> [(&'static str, &'static str); 8] {
+        [
+            ("name", "Name, A to Z"),
+            ("-name", "Name, Z to A"),
+            ("-created", "Newest first"),
+            ("created", "Oldest first"),
+            ("lastUsed", "Least recently used first"),
+            ("-lastUsed", "Most recently used first"),
+            ("expires", "Expiring soonest first"),
+            ("-expires", "Expiring last first"),
+        ]
+    }
+
+    /// The sort to keep in URLs, when it is not the default.
+    pub fn sort_param(&self) -> Option<String> {
+        (!self.sort.is_default()).then(|| self.sort.as_param())
+    }
+
+    /// The sortable column headers: a link to sort by each (or, on the
+    /// sorted column, the other way), the view otherwise kept, page 1.
+    pub fn sort_header(&self, key: SortKey) -> SortHeader {
+        let current = self.sort.key == key;
+        let next = Sort {
+            key,
+            descending: if current {
+                !self.sort.descending
+            } else {
+                key.natural_descending()
+            },
+        };
+        let view = ListState {
+            sort: next,
+            page: 1,
+            ..self.clone()
+        };
+        SortHeader {
+            label: match key {
+                SortKey::Name => "Name",
+                SortKey::Created => "Created",
+                SortKey::LastUsed => "Last used",
+                SortKey::Expires => "Expires",
+            },
+            href: view.url_for_page(1),
+            aria_sort: current.then_some(if self.sort.descending {
+                "descending"
+            } else {
+                "ascending"
+            }),
+        }
     }
 
     pub fn role_value(&self) -> &'static str {
@@ -88,6 +183,15 @@ impl ListState {
         }
         if self.all {
             query.append_pair("all", "1");
+        }
+        if let Some(days) = self.unused {
+            query.append_pair("unused", &days.to_string());
+        }
+        if self.expiring {
+            query.append_pair("expiring", &EXPIRING_DAYS.to_string());
+        }
+        if let Some(sort) = self.sort_param() {
+            query.append_pair("sort", &sort);
         }
         if page > 1 {
             query.append_pair("page", &page.to_string());
@@ -138,6 +242,9 @@ pub async fn authorization_page(
         name_contains: Some(list_state.q.clone()).filter(|q| !q.is_empty()),
         role: list_state.role,
         kind: list_state.kind,
+        sort: list_state.sort,
+        unused_days: list_state.unused,
+        expiring_days: list_state.expiring.then_some(EXPIRING_DAYS),
         limit: PAGE_SIZE,
         offset,
     };

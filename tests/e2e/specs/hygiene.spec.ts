@@ -115,3 +115,30 @@ test.describe('without the page scripts', () => {
     await expect(row(page, `${tag} two`)).toHaveCount(0);
   });
 });
+
+test('sort by a column header by keyboard, in the URL, announced by aria-sort', async ({ page }, testInfo) => {
+  const tag = uniqueTag(testInfo);
+  await signInAs(page, OWNER);
+  await seedToken(page, `${tag} first`);
+  await seedToken(page, `${tag} second`);
+  await openList(page, tag);
+  const table = page.getByRole('table', { name: 'Access tokens' });
+  await expect(table.getByRole('columnheader', { name: 'Name' })).toHaveAttribute('aria-sort', 'ascending');
+  const created = table.getByRole('link', { name: 'Created', exact: true });
+  await created.focus();
+  await page.keyboard.press('Enter');
+  await expect(page).toHaveURL(/sort=-created/);
+  await expect(table.getByRole('columnheader', { name: 'Created' })).toHaveAttribute('aria-sort', 'descending');
+  await expect(table.getByRole('columnheader', { name: 'Name' })).not.toHaveAttribute('aria-sort', /.+/);
+  // Newest first; the search is kept.
+  await expect(table.getByRole('rowheader')).toHaveText([`${tag} second`, `${tag} first`]);
+  await expect(page.getByLabel('Search by name')).toHaveValue(tag);
+  await expect(page.getByLabel('Sort by')).toHaveValue('-created');
+  await expectNoAxeViolations(page);
+
+  // Fresh tokens are not stale.
+  await page.getByLabel('Not used in').selectOption({ label: '30 days' });
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await expect(page).toHaveURL(/unused=30/);
+  await expect(page.getByRole('heading', { name: 'No tokens match' })).toBeVisible();
+});
