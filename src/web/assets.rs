@@ -67,16 +67,17 @@ pub fn response(
     let file = StaticFiles::get(path)?;
     let version = version_of(&file);
     let mime = file.metadata.mimetype();
+    let data = served_content(path, &version, file.data);
     let text = mime.starts_with("text/") || mime.ends_with("javascript") || mime.ends_with("xml");
     // Text is sent compressed when the client takes it; each encoding is
     // its own representation, with its own validator.
     let body = if text {
         preferred_encoding(request_headers)
-            .and_then(|e| compressed(path, &version, e, &file.data).map(|body| (Some(e), body)))
+            .and_then(|e| compressed(path, &version, e, &data).map(|body| (Some(e), body)))
     } else {
         None
     };
-    let (encoding, body) = body.unwrap_or_else(|| (None, Bytes::from(file.data.into_owned())));
+    let (encoding, body) = body.unwrap_or((None, data));
     let etag = match encoding {
         Some(e) => format!("\"{version}-{}\"", e.name()),
         None => format!("\"{version}\""),
@@ -116,6 +117,68 @@ pub fn response(
     Some((headers, body).into_response())
 }
 
+/// What is sent of a file: stylesheets without their comments (they are for
+/// the people who edit them, and were a twentieth of the first page load),
+/// made once and kept; everything else as it is.
+fn served_content(path: &str, version: &str, data: std::borrow::Cow<'static, [u8]>) -> Bytes {
+    if !path.ends_with(".css") {
+        return Bytes::from(data.into_owned());
+    }
+    static DONE: LazyLock<Mutex<HashMap<String, Bytes>>> = LazyLock::new(Mutex::default);
+    let key = format!("{path}?{version}");
+    if let Some(done) = DONE.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return done.clone();
+    }
+    let stripped = Bytes::from(without_css_comments(&data));
+    DONE.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, stripped.clone());
+    stripped
+}
+
+/// CSS with its `/* … */` comments removed, and the blank lines they leave;
+/// quoted strings are kept whole, whatever they hold.
+fn without_css_comments(css: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(css.len());
+    let mut i = 0;
+    let mut quote: Option<u8> = None;
+    while i < css.len() {
+        let c = css[i];
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == b'\\' && i + 1 < css.len() {
+                    out.push(css[i + 1]);
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None if c == b'"' || c == b'\'' => {
+                quote = Some(c);
+                out.push(c);
+            }
+            None if c == b'/' && css.get(i + 1) == Some(&b'*') => {
+                let end = css[i + 2..]
+                    .windows(2)
+                    .position(|w| w == b"*/")
+                    .map_or(css.len(), |p| i + 2 + p + 2);
+                i = end;
+                continue;
+            }
+            None => out.push(c),
+        }
+        i += 1;
+    }
+    // Lines left empty (or only indented) by a removed comment.
+    let mut lines: Vec<&[u8]> = out
+        .split(|&b| b == b'\n')
+        .filter(|line| line.iter().any(|b| !b.is_ascii_whitespace()))
+        .collect();
+    lines.push(b"");
+    lines.join(&b'\n')
+}
+
 /// The file compressed with `encoding`, computed on first request and kept.
 fn compressed(path: &str, version: &str, encoding: Encoding, data: &[u8]) -> Option<Bytes> {
     static DONE: LazyLock<Mutex<HashMap<(String, Encoding), Bytes>>> =
@@ -129,4 +192,20 @@ fn compressed(path: &str, version: &str, encoding: Encoding, data: &[u8]) -> Opt
         .unwrap_or_else(|p| p.into_inner())
         .insert(key, squeezed.clone());
     Some(squeezed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_css_comments;
+
+    #[test]
+    fn css_comments_go_and_strings_stay() {
+        let css = b"/* head */\na { color: red; } /* why */\n\n  /* indented\n  two lines */\nb::after { content: \"/* not a comment */\"; }\nc { content: '\\'/*'; }\n";
+        let out = String::from_utf8(without_css_comments(css)).unwrap();
+        assert_eq!(
+            out,
+            "a { color: red; } \nb::after { content: \"/* not a comment */\"; }\nc { content: '\\'/*'; }\n"
+        );
+        assert_eq!(without_css_comments(b"a{}/* unterminated"), b"a{}\n");
+    }
 }
