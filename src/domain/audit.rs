@@ -21,10 +21,13 @@ pub enum AuditAction {
     TokenUpdated,
     TokenReset,
     TokenDeleted,
+    /// A secret of the token was reported leaked (`POST
+    /// /api/v2/credentials/revoke`), so the token was deleted.
+    TokenRevokedLeaked,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 14] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -38,6 +41,7 @@ impl AuditAction {
         AuditAction::TokenUpdated,
         AuditAction::TokenReset,
         AuditAction::TokenDeleted,
+        AuditAction::TokenRevokedLeaked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +59,7 @@ impl AuditAction {
             AuditAction::TokenUpdated => "token_updated",
             AuditAction::TokenReset => "token_reset",
             AuditAction::TokenDeleted => "token_deleted",
+            AuditAction::TokenRevokedLeaked => "token_revoked_leaked",
         }
     }
 
@@ -74,6 +79,7 @@ impl AuditAction {
             AuditAction::TokenUpdated => "Token edited",
             AuditAction::TokenReset => "Token reset",
             AuditAction::TokenDeleted => "Token deleted",
+            AuditAction::TokenRevokedLeaked => "Token revoked (reported leaked)",
         }
     }
 
