@@ -17,6 +17,9 @@ pub struct Config {
     /// Failed API authentications a client may make per minute before its
     /// further failures get 429.
     pub api_auth_failures_per_minute: usize,
+    /// Leaked-secret reports (`POST /api/v2/credentials/revoke`) a client
+    /// may send per minute before further ones get 429.
+    pub leak_reports_per_minute: usize,
     /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// A request still unanswered after this gets 503.
@@ -55,6 +58,10 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://latchkey.db";
 pub const DEFAULT_SESSION_IDLE_MINUTES: u32 = 12 * 60;
 /// About thirty a minute (PRODUCT.md §5).
 pub const DEFAULT_API_AUTH_FAILURES_PER_MINUTE: u32 = 30;
+/// Enough for a secret scanner that batches its findings (up to 1,000
+/// secrets a report), few enough that the unauthenticated endpoint cannot
+/// be used to hammer the database's write lock.
+pub const DEFAULT_LEAK_REPORTS_PER_MINUTE: u32 = 10;
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 1024;
 /// Well inside the 10 s a process manager typically allows between SIGTERM
@@ -73,6 +80,7 @@ impl Config {
             secure_cookies: false,
             session_idle: time::Duration::minutes(i64::from(DEFAULT_SESSION_IDLE_MINUTES)),
             api_auth_failures_per_minute: DEFAULT_API_AUTH_FAILURES_PER_MINUTE as usize,
+            leak_reports_per_minute: DEFAULT_LEAK_REPORTS_PER_MINUTE as usize,
             trusted_proxies: Vec::new(),
             request_timeout: std::time::Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_SECS),
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,

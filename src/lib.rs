@@ -45,6 +45,9 @@ pub struct AppState {
     pub sign_in_throttle: Arc<FailureThrottle>,
     /// Failed API authentications per client IP.
     pub api_auth_throttle: Arc<FailureThrottle>,
+    /// Leaked-secret reports per client IP: every report counts, not only
+    /// failures (the endpoint needs no token, so nothing else limits it).
+    pub leak_report_throttle: Arc<FailureThrottle>,
     /// How many refusals (CSRF, throttled sign-ins) each client has had
     /// audited this minute: an attacker must not be able to fill the log.
     pub audit_noise: Arc<FailureThrottle>,
@@ -92,6 +95,7 @@ impl App {
         store.claim_serving().await?;
         let sessions = store.sessions();
         let api_auth_failures_per_minute = config.api_auth_failures_per_minute;
+        let leak_reports_per_minute = config.leak_reports_per_minute;
         Ok(Self {
             state: AppState {
                 store,
@@ -103,6 +107,11 @@ impl App {
                 )),
                 api_auth_throttle: Arc::new(FailureThrottle::new(
                     api_auth_failures_per_minute,
+                    Duration::from_secs(60),
+                    clock.clone(),
+                )),
+                leak_report_throttle: Arc::new(FailureThrottle::new(
+                    leak_reports_per_minute,
                     Duration::from_secs(60),
                     clock.clone(),
                 )),

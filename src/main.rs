@@ -106,6 +106,11 @@ struct ServeArgs {
     #[arg(long, env = "LATCHKEY_API_AUTH_FAILURES_PER_MINUTE", default_value_t = DEFAULT_API_AUTH_FAILURES_PER_MINUTE,
           value_parser = clap::value_parser!(u32).range(1..))]
     api_auth_failures_per_minute: u32,
+    /// Leaked-secret reports (POST /api/v2/credentials/revoke) a client may
+    /// send per minute before further ones get 429.
+    #[arg(long, env = "LATCHKEY_LEAK_REPORTS_PER_MINUTE", default_value_t = latchkey::config::DEFAULT_LEAK_REPORTS_PER_MINUTE,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    leak_reports_per_minute: u32,
     /// A reverse proxy (address or CIDR) whose X-Forwarded-For header names
     /// the client; repeat for several. Without it the header is ignored.
     #[arg(long = "trusted-proxy", env = "LATCHKEY_TRUSTED_PROXIES", value_delimiter = ',',
@@ -263,6 +268,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         secure_cookies: args.secure_cookies,
         session_idle: time::Duration::minutes(i64::from(args.session_idle_minutes)),
         api_auth_failures_per_minute: args.api_auth_failures_per_minute as usize,
+        leak_reports_per_minute: args.leak_reports_per_minute as usize,
         trusted_proxies: args.trusted_proxies,
         request_timeout: std::time::Duration::from_secs(args.request_timeout_seconds),
         max_concurrent_requests: args.max_concurrent_requests as usize,

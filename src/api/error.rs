@@ -84,13 +84,18 @@ impl ApiError {
     }
 
     pub fn rate_limited(retry_after: Duration) -> Self {
+        Self::rate_limited_because(retry_after, "Too many failed attempts")
+    }
+
+    /// 429 with `Retry-After`; `why` starts the message.
+    pub fn rate_limited_because(retry_after: Duration, why: &str) -> Self {
         let secs = retry_after.as_secs().max(1);
         Self {
             retry_after: Some(Duration::from_secs(secs)),
             ..Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                format!("Too many failed attempts; try again in {secs} s"),
+                format!("{why}; try again in {secs} s"),
             )
         }
     }

@@ -1,10 +1,15 @@
 //! The JSON REST API, `/api/v2`, in the shape of LaunchDarkly's. Requests
 //! authenticate with an access token, never a session, so none of the page
 //! middleware (sessions, CSRF) applies here, and no CORS headers are sent.
+//! Two routes are for machines other than scripts: `auth/verify` answers a
+//! reverse proxy's forward-authentication check, and `credentials/revoke`
+//! takes leaked-secret reports without any token.
 
 pub mod audit;
 pub mod auth;
+pub mod credentials;
 pub mod error;
+pub mod forward_auth;
 pub mod members;
 pub mod model;
 pub mod openapi;
@@ -23,6 +28,8 @@ use error::ApiError;
 pub fn router() -> Router<AppState> {
     let v2 = Router::new()
         .route("/caller-identity", get(tokens::caller_identity))
+        .route("/auth/verify", get(forward_auth::verify))
+        .route("/credentials/revoke", post(credentials::revoke))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route(
             "/tokens/{id}",

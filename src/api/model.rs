@@ -425,7 +425,8 @@ pub struct AuditActorJson {
     pub member_id: Option<String>,
     /// The API token the action came through.
     pub token_id: Option<String>,
-    /// The member's email, or which token; null for the command line.
+    /// The member's email, or which token; `Leaked-secret report` for a
+    /// revocation reported without a token; null for the command line.
     pub label: Option<String>,
 }
 

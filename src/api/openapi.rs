@@ -7,7 +7,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, Securi
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, error, members, model, tokens};
+use super::{audit, credentials, error, forward_auth, members, model, tokens};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +17,8 @@ use super::{audit, error, members, model, tokens};
     ),
     paths(
         tokens::caller_identity,
+        forward_auth::verify,
+        credentials::revoke,
         tokens::list,
         tokens::create,
         tokens::get,
@@ -50,12 +52,16 @@ use super::{audit, error, members, model, tokens};
         model::AuditEntryJson,
         model::AuditActorJson,
         model::AuditTokenJson,
+        credentials::LeakReport,
+        credentials::LeakReportReceipt,
     )),
     modifiers(&TokenAuth, &CommonResponses),
     tags(
         (name = "tokens", description = "Access tokens"),
         (name = "members", description = "The organization's members (Admin tokens)"),
         (name = "audit", description = "The audit log (Admin tokens)"),
+        (name = "auth", description = "Forward authentication for reverse proxies"),
+        (name = "credentials", description = "Reporting leaked secrets (no token needed)"),
     )
 )]
 pub struct ApiDoc;
@@ -77,11 +83,12 @@ impl Modify for TokenAuth {
 
 /// What every operation shares, written once: it is called with a token
 /// (`security`), so it can answer 401 and 429, and one that takes a body can
-/// answer 413 and 415.
+/// answer 413 and 415. An operation that needs no token says so itself with
+/// `security(())` (an empty requirement); it keeps that, and gets no 401.
 struct CommonResponses;
 
 impl CommonResponses {
-    const SHARED: [(&'static str, &'static str); 2] = [
+    const AUTHENTICATED: [(&'static str, &'static str); 2] = [
         ("401", "Missing or invalid token"),
         ("429", "Too many failed attempts"),
     ];
@@ -89,9 +96,15 @@ impl CommonResponses {
         [("413", "Body over 64 KiB"), ("415", "Body is not JSON")];
 
     fn add(operation: &mut Operation) {
+        let public = operation.security.is_some();
         let with_body = operation.request_body.is_some();
+        let shared = if public {
+            &[][..]
+        } else {
+            &Self::AUTHENTICATED[..]
+        };
         let extra = if with_body { &Self::WITH_BODY[..] } else { &[] };
-        for (status, description) in Self::SHARED.iter().chain(extra) {
+        for (status, description) in shared.iter().chain(extra) {
             let error = ContentBuilder::new()
                 .schema(Some(Ref::from_schema_name("ErrorBody")))
                 .build();
@@ -105,10 +118,12 @@ impl CommonResponses {
                 .entry((*status).to_string())
                 .or_insert(response.into());
         }
-        operation
-            .security
-            .get_or_insert_with(Vec::new)
-            .push(SecurityRequirement::new("token", Vec::<String>::new()));
+        if !public {
+            operation.security = Some(vec![SecurityRequirement::new(
+                "token",
+                Vec::<String>::new(),
+            )]);
+        }
     }
 }
 

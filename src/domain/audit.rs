@@ -23,10 +23,13 @@ pub enum AuditAction {
     TokenSuspended,
     TokenResumed,
     TokenDeleted,
+    /// A secret of the token was reported leaked (`POST
+    /// /api/v2/credentials/revoke`), so the token was deleted.
+    TokenRevokedLeaked,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -42,6 +45,7 @@ impl AuditAction {
         AuditAction::TokenSuspended,
         AuditAction::TokenResumed,
         AuditAction::TokenDeleted,
+        AuditAction::TokenRevokedLeaked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -61,6 +65,7 @@ impl AuditAction {
             AuditAction::TokenSuspended => "token_suspended",
             AuditAction::TokenResumed => "token_resumed",
             AuditAction::TokenDeleted => "token_deleted",
+            AuditAction::TokenRevokedLeaked => "token_revoked_leaked",
         }
     }
 
@@ -82,6 +87,7 @@ impl AuditAction {
             AuditAction::TokenSuspended => "Token suspended",
             AuditAction::TokenResumed => "Token resumed",
             AuditAction::TokenDeleted => "Token deleted",
+            AuditAction::TokenRevokedLeaked => "Token revoked (reported leaked)",
         }
     }
 

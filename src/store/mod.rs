@@ -24,6 +24,7 @@ mod barrier;
 mod catalog;
 mod creates;
 pub mod credentials;
+mod leaks;
 pub mod members;
 mod postgres;
 pub mod sessions;

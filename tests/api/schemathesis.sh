@@ -27,9 +27,10 @@ dir=$(mktemp -d)
 token=$("$bin" dev seed-tokens --database "sqlite://$dir/fuzz.db" --count 20 --personal | tail -n 1)
 # Someone else to change and remove (the driving token's member is kept).
 printf '%s' 'fuzz-target-password' | "$bin" member add --database "sqlite://$dir/fuzz.db" --email fuzz-target@localhost --role reader >/dev/null
-# A high failure limit: negative tests send bad credentials on purpose, and
-# the throttle would otherwise answer them 429 before the handlers run.
-"$bin" serve --database "sqlite://$dir/fuzz.db" --listen "127.0.0.1:$port" --api-auth-failures-per-minute 1000000 >"$dir/out.log" 2>"$dir/err.log" &
+# High limits: negative tests send bad credentials on purpose, and leak
+# reports come by the hundred; the throttles would otherwise answer them 429
+# before the handlers run.
+"$bin" serve --database "sqlite://$dir/fuzz.db" --listen "127.0.0.1:$port" --api-auth-failures-per-minute 1000000 --leak-reports-per-minute 1000000 >"$dir/out.log" 2>"$dir/err.log" &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 100); do
@@ -41,7 +42,7 @@ curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { echo "the server did n
 # The driving token and its member stay out of reach (see fuzz_hooks.py).
 identity=$(curl -sf -H "Authorization: $token" "http://127.0.0.1:$port/api/v2/caller-identity")
 protected=$(printf '%s' "$identity" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["tokenId"] + "," + d["memberId"])')
-LATCHKEY_FUZZ_PROTECTED="$protected" PYTHONPATH="$root/tests/api" SCHEMATHESIS_HOOKS=fuzz_hooks \
+LATCHKEY_FUZZ_PROTECTED="$protected" LATCHKEY_FUZZ_SECRET="$token" PYTHONPATH="$root/tests/api" SCHEMATHESIS_HOOKS=fuzz_hooks \
 "$venv/bin/st" run "http://127.0.0.1:$port/api/v2/openapi.json" \
   --header "Authorization: $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
@@ -49,6 +50,11 @@ LATCHKEY_FUZZ_PROTECTED="$protected" PYTHONPATH="$root/tests/api" SCHEMATHESIS_H
   --max-examples 40 \
   --workers 2 \
   --max-time "$max_time"
+
+# The driving token survived the run (leak reports need no token, so a
+# report of its secret would have revoked it).
+curl -sf -o /dev/null -H "Authorization: $token" "http://127.0.0.1:$port/api/v2/caller-identity" \
+  || { echo "the driving token was revoked during the run" >&2; exit 1; }
 
 # The server must have stayed healthy throughout.
 if grep -E "panicked|internal error" "$dir/err.log"; then

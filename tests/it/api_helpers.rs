@@ -18,7 +18,7 @@ use reqwest::{Client, Method, StatusCode};
 use serde_json::Value;
 
 use crate::db::{TestDb, TestStore};
-use crate::helpers::{TestApp, bare_client, launch};
+use crate::helpers::{TestApp, bare_client, launch_configured};
 
 pub const API: &str = "/api/v2";
 pub const API_IP: &str = "198.51.100.4";
@@ -50,6 +50,13 @@ pub struct Members {
 
 /// Starts the application with the whole team.
 pub async fn spawn_api() -> anyhow::Result<(ApiApp, Members)> {
+    spawn_api_configured(|_| {}).await
+}
+
+/// Like `spawn_api`, with the configuration changed by `configure` first.
+pub async fn spawn_api_configured(
+    configure: impl FnOnce(&mut latchkey::config::Config),
+) -> anyhow::Result<(ApiApp, Members)> {
     let team = [
         (OWNER, MemberRole::Owner),
         (ADMIN, MemberRole::Admin),
@@ -57,7 +64,7 @@ pub async fn spawn_api() -> anyhow::Result<(ApiApp, Members)> {
         (READER, MemberRole::Reader),
         (OTHER, MemberRole::Admin),
     ];
-    let app = launch(Arc::new(TestDb::new().await?), &team).await?;
+    let app = launch_configured(Arc::new(TestDb::new().await?), &team, configure).await?;
     let mut made = Vec::new();
     for (email, _) in team {
         made.push(

@@ -6,7 +6,7 @@ use crate::helpers::{OWNER_EMAIL, READER_EMAIL, TestResult, browser, location, s
 use crate::html;
 
 /// The audit table's rows as cell texts, newest first.
-fn audit_rows(body: &str) -> Vec<Vec<String>> {
+pub fn audit_rows(body: &str) -> Vec<Vec<String>> {
     let Some(table) = html::elements(body, "table").into_iter().next() else {
         return Vec::new();
     };

@@ -818,3 +818,38 @@ async fn member_changes_racing_through_both_instances_stay_consistent() -> TestR
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_leak_report_to_either_instance_revokes_on_the_other_at_once() -> TestResult {
+    let (a, b, m) = two_instances().await?;
+    // Within the per-client limit on leak reports (on SQLite A and B are
+    // one server, with one limit).
+    for round in 0..8 {
+        let (reporter, other) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let issued = a
+            .issue(
+                &m.admin,
+                &format!("leaked {round}"),
+                TokenKind::Service,
+                TokenRole::Reader,
+            )
+            .await?;
+        other.identity(&issued.secret).await?;
+        reporter
+            .call(reqwest::Method::POST, "credentials/revoke")
+            .json(&json!({ "secrets": [issued.secret] }))
+            .send()
+            .await?
+            .expect(StatusCode::ACCEPTED)?;
+        other
+            .get("caller-identity", &issued.secret)
+            .await?
+            .expect_error(StatusCode::UNAUTHORIZED, "unauthorized")
+            .map_err(|e| e.context(format!("round {round}: reported, still accepted")))?;
+        ensure!(
+            audit_count(&a, "token_revoked_leaked", &issued.token.id).await? == 1,
+            "round {round}: the revocation is audited once"
+        );
+    }
+    Ok(())
+}
