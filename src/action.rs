@@ -38,6 +38,7 @@ impl From<StoreError> for ActionError {
         match e {
             StoreError::NotFound => ActionError::NotFound,
             StoreError::Conflict(message) => ActionError::Conflict(message),
+            StoreError::Invalid(e) => ActionError::Invalid(vec![e]),
             StoreError::Unavailable(why) => ActionError::Unavailable(why),
             StoreError::Unwritable(why) => ActionError::Unwritable(why),
             other => ActionError::Internal(other.into()),

@@ -21,10 +21,12 @@ pub enum AuditAction {
     TokenUpdated,
     TokenReset,
     TokenDeleted,
+    /// An Owner changed the organization's token policy.
+    TokenPolicyChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 13] = [
+    pub const ALL: [AuditAction; 14] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -38,6 +40,7 @@ impl AuditAction {
         AuditAction::TokenUpdated,
         AuditAction::TokenReset,
         AuditAction::TokenDeleted,
+        AuditAction::TokenPolicyChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +58,7 @@ impl AuditAction {
             AuditAction::TokenUpdated => "token_updated",
             AuditAction::TokenReset => "token_reset",
             AuditAction::TokenDeleted => "token_deleted",
+            AuditAction::TokenPolicyChanged => "token_policy_changed",
         }
     }
 
@@ -74,6 +78,7 @@ impl AuditAction {
             AuditAction::TokenUpdated => "Token edited",
             AuditAction::TokenReset => "Token reset",
             AuditAction::TokenDeleted => "Token deleted",
+            AuditAction::TokenPolicyChanged => "Token policy changed",
         }
     }
 

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod email;
 pub mod hex;
 pub mod ids;
+pub mod org_policy;
 pub mod password;
 pub mod policy;
 pub mod random;

@@ -27,6 +27,7 @@ pub mod credentials;
 pub mod members;
 mod postgres;
 pub mod sessions;
+mod settings;
 mod sql;
 mod sqlite;
 pub mod tokens;
@@ -55,6 +56,10 @@ pub enum StoreError {
     Conflict(String),
     #[error("not found")]
     NotFound,
+    /// A rule checked inside the transaction refused the change (the
+    /// organization's token policy); nothing was stored.
+    #[error("{0}")]
+    Invalid(crate::domain::ValidationError),
     /// The database cannot be reached, or this process cannot prove that
     /// what it holds in memory is current. Nothing was changed; try again.
     #[error("database unavailable: {0}")]

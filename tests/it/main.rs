@@ -28,4 +28,5 @@ mod throttle;
 mod token_lifecycle;
 mod token_pages;
 mod token_permissions;
+mod token_policy;
 mod token_support;
