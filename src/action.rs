@@ -43,6 +43,7 @@ impl From<StoreError> for ActionError {
                     .collect(),
             ),
             StoreError::Conflict(message) => ActionError::Conflict(message),
+            StoreError::Invalid(e) => ActionError::Invalid(vec![e]),
             StoreError::Unavailable(why) => ActionError::Unavailable(why),
             StoreError::Unwritable(why) => ActionError::Unwritable(why),
             other => ActionError::Internal(other.into()),

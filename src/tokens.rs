@@ -5,6 +5,7 @@
 
 use crate::action::{ActionError, ActionResult};
 use crate::domain::listing::{Sort, TimeFilter};
+use crate::domain::org_policy::TokenPolicy;
 use crate::domain::policy::{self, Actor};
 use crate::domain::secret::NewSecret;
 use crate::domain::token::{
@@ -147,6 +148,31 @@ fn validate_fields(
     }
 }
 
+/// `refused` (for other fields) with the token policy's verdict on
+/// `expires_at` added, so that a form shows every problem at once. Only
+/// then is the policy read here: when every other field is fine, the store
+/// checks it inside the transaction that writes the token, the one check
+/// that counts (see `store::settings`), at no extra read per create.
+async fn with_policy_verdict(
+    store: &Store,
+    refused: ActionError,
+    expires_at: Option<i64>,
+) -> ActionError {
+    let ActionError::Invalid(mut errors) = refused else {
+        return refused;
+    };
+    if errors.iter().all(|e| e.field != "expires") {
+        // Failing to read it only leaves the store's check to say it later.
+        if let Ok(policy) = store.token_policy().await {
+            let now = store.clock().now_ms();
+            if let Err(e) = policy.check_expiry(expires_at, now) {
+                errors.push(e);
+            }
+        }
+    }
+    ActionError::Invalid(errors)
+}
+
 /// Loads a token the caller may see.
 pub async fn get(store: &Store, caller: Caller<'_>, id: &str) -> ActionResult<Token> {
     if !ids::is_valid_id(id) {
@@ -213,14 +239,17 @@ pub async fn create(
     request: CreateRequest,
 ) -> ActionResult<Issued> {
     policy::can_create(caller.actor(), request.kind, request.role)?;
-    let (name, description) = validate_fields(
+    let (name, description) = match validate_fields(
         &request.name,
         &request.description,
         request.api_version,
         request.expires_at,
         None,
         store.clock().now_ms(),
-    )?;
+    ) {
+        Ok(valid) => valid,
+        Err(refused) => return Err(with_policy_verdict(store, refused, request.expires_at).await),
+    };
     let secret = NewSecret::generate(request.kind);
     let new = NewToken {
         fields: TokenFields {
@@ -244,7 +273,11 @@ pub async fn create(
 
 /// A new token with the source's role, kind, description and API version
 /// (PRODUCT.md §3; not its expiry, which belongs to the original's purpose),
-/// named `<name> (copy)`, owned by the caller, with a fresh secret.
+/// named `<name> (copy)`, owned by the caller, with a fresh secret. It never
+/// expires, or under a token policy lives as long as the policy allows:
+/// the store decides that inside its transaction
+/// (`TokenPolicy::clone_expiry`), so a clone is never refused for a policy
+/// its creator had no say in.
 pub async fn clone(store: &Store, caller: Caller<'_>, source_id: &str) -> ActionResult<Issued> {
     let source = get(store, caller, source_id).await?;
     policy::can_clone(caller.actor(), source.facts())?;
@@ -255,6 +288,7 @@ pub async fn clone(store: &Store, caller: Caller<'_>, source_id: &str) -> Action
             description: source.description.clone(),
             role: source.role,
             api_version: source.api_version,
+            // Decided by the store, as said above.
             expires_at: None,
         },
         kind: source.kind,
@@ -312,14 +346,23 @@ pub async fn edit(
     let token = get(store, caller, id).await?;
     policy::can_manage(caller.actor(), token.facts())?;
     policy::can_change_role(caller.actor(), token.facts(), request.role)?;
-    let (name, description) = validate_fields(
+    // Only a new expiry answers to the token policy: one set before the
+    // policy (or never) may stay as it is.
+    let new_expiry = request.expires_at != token.expires_at;
+    let (name, description) = match validate_fields(
         &request.name,
         &request.description,
         request.api_version,
         request.expires_at,
         Some(token.expires_at),
         store.clock().now_ms(),
-    )?;
+    ) {
+        Ok(valid) => valid,
+        Err(refused) if new_expiry => {
+            return Err(with_policy_verdict(store, refused, request.expires_at).await);
+        }
+        Err(refused) => return Err(refused),
+    };
     let fields = TokenFields {
         name,
         description,
@@ -357,6 +400,7 @@ pub async fn edit(
             expected_version.unwrap_or(token.version),
             &fields,
             &changed,
+            new_expiry,
             &caller.audit(),
         )
         .await?)
@@ -430,6 +474,18 @@ async fn set_suspended(
     Ok(store
         .set_token_suspended(&token.id, suspended, &caller.audit())
         .await?)
+}
+
+/// Sets the organization's token policy (Owners only); returns it
+/// `(before, after)`. It binds every create, clone and new expiry from the
+/// next write on, on every instance, and leaves existing tokens as they are.
+pub async fn set_policy(
+    store: &Store,
+    caller: Caller<'_>,
+    wanted: TokenPolicy,
+) -> ActionResult<(TokenPolicy, TokenPolicy)> {
+    policy::can_change_token_policy(caller.actor())?;
+    Ok(store.set_token_policy(wanted, &caller.audit()).await?)
 }
 
 /// What the caller may do with a token, for showing only usable menu items.

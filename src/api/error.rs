@@ -156,6 +156,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Unavailable(why) => ApiError::unavailable(&why),
             StoreError::Unwritable(why) => ApiError::unwritable(&why),
+            StoreError::Invalid(e) => ActionError::Invalid(vec![e]).into(),
             other => ApiError::internal(other),
         }
     }

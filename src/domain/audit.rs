@@ -26,10 +26,12 @@ pub enum AuditAction {
     /// A secret of the token was reported leaked (`POST
     /// /api/v2/credentials/revoke`), so the token was deleted.
     TokenRevokedLeaked,
+    /// An Owner changed the organization's token policy.
+    TokenPolicyChanged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -46,6 +48,7 @@ impl AuditAction {
         AuditAction::TokenResumed,
         AuditAction::TokenDeleted,
         AuditAction::TokenRevokedLeaked,
+        AuditAction::TokenPolicyChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +69,7 @@ impl AuditAction {
             AuditAction::TokenResumed => "token_resumed",
             AuditAction::TokenDeleted => "token_deleted",
             AuditAction::TokenRevokedLeaked => "token_revoked_leaked",
+            AuditAction::TokenPolicyChanged => "token_policy_changed",
         }
     }
 
@@ -88,6 +92,7 @@ impl AuditAction {
             AuditAction::TokenResumed => "Token resumed",
             AuditAction::TokenDeleted => "Token deleted",
             AuditAction::TokenRevokedLeaked => "Token revoked (reported leaked)",
+            AuditAction::TokenPolicyChanged => "Token policy changed",
         }
     }
 

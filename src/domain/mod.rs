@@ -6,6 +6,7 @@ pub mod email;
 pub mod hex;
 pub mod ids;
 pub mod listing;
+pub mod org_policy;
 pub mod password;
 pub mod policy;
 pub mod random;

@@ -290,6 +290,27 @@ pub fn can_manage_members(actor: Actor<'_>) -> Result<(), Denied> {
     }
 }
 
+/// Whether the actor may see the organization's token policy: Admins and
+/// Owners (everyone else meets it on the create form, as a hint).
+pub fn can_view_token_policy(actor: Actor<'_>) -> Result<(), Denied> {
+    if actor.is_admin() {
+        Ok(())
+    } else {
+        deny("Only Admins and Owners can see the organization's token policy.")
+    }
+}
+
+/// Whether the actor may change the token policy: Owners only. An API token
+/// acts as Admin at most, so no token can loosen the policy that binds it.
+pub fn can_change_token_policy(actor: Actor<'_>) -> Result<(), Denied> {
+    can_view_token_policy(actor)?;
+    if is_owner(actor) {
+        Ok(())
+    } else {
+        deny("Only Owners can change the token policy.")
+    }
+}
+
 /// Owners are made and changed only by Owners. An API token acts as Admin
 /// at most, so changes that touch an Owner are made in the console.
 fn is_owner(actor: Actor<'_>) -> bool {
@@ -856,6 +877,24 @@ mod tests {
             let admin = matches!(actor.role(), Admin | Owner);
             assert_eq!(can_read_audit_log(actor), admin, "{name}");
             assert_eq!(can_see_all_members_tokens(actor), admin, "{name}");
+        }
+    }
+
+    #[test]
+    fn owners_change_the_token_policy_admins_see_it() {
+        for (name, actor) in actors() {
+            let member = matches!(actor, Actor::Member { .. });
+            assert_eq!(
+                can_view_token_policy(actor).is_ok(),
+                matches!(actor.role(), Admin | Owner),
+                "{name}"
+            );
+            // No API token acts as Owner, so none can change it.
+            assert_eq!(
+                can_change_token_policy(actor).is_ok(),
+                member && actor.role() == Owner,
+                "{name}"
+            );
         }
     }
 

@@ -21,7 +21,7 @@ use super::audit::{NewAuditEvent, record_events};
 use super::catalog::TokenRecord;
 use super::sql::{Bound, Sql};
 use super::tokens::{AuditActor, NewToken, Token};
-use super::{Change, Store, StoreError, StoreResult, credentials};
+use super::{Change, Store, StoreError, StoreResult, credentials, settings};
 use crate::domain::audit::AuditAction;
 use crate::domain::ids;
 use crate::domain::token::TokenKind;
@@ -49,7 +49,11 @@ pub(crate) struct CreateQueue {
 
 impl Store {
     /// Creates a token (a clone of `cloned_from`, when given) with its
-    /// secret and audit event; returns it as lists show it.
+    /// secret and audit event; returns it as lists show it. The
+    /// organization's token policy, read in the same transaction, decides:
+    /// a new token's expiry must pass it (`Invalid` otherwise), and a clone
+    /// gets the expiry it gives clones (`TokenPolicy::clone_expiry`), not
+    /// `new.fields.expires_at`.
     pub async fn create_token(
         &self,
         new: &NewToken,
@@ -154,7 +158,12 @@ impl Store {
             let lock = self.lock_rows("t");
             existing(&mut tx, "tokens t", "", &wanted, &lock).await?
         };
-        let mut verdicts: Vec<Result<String, StoreError>> = Vec::with_capacity(batch.len());
+        // And the token policy, share-locked: a change to it waits for this
+        // commit, or this batch waited for the change and obeys it.
+        let policy = settings::read_policy(&mut tx, &self.share_rows("s")).await?;
+        // Each create's id and expiry, or why it is refused.
+        let mut verdicts: Vec<Result<(String, Option<i64>), StoreError>> =
+            Vec::with_capacity(batch.len());
         for p in batch {
             verdicts.push(
                 if p.new.kind == TokenKind::Personal && !members.contains(&p.new.member_id) {
@@ -163,15 +172,27 @@ impl Store {
                     ))
                 } else if p.cloned_from.as_ref().is_some_and(|s| !sources.contains(s)) {
                     Err(StoreError::NotFound)
+                } else if p.cloned_from.is_some() {
+                    Ok((ids::new_id(), policy.clone_expiry(now)))
                 } else {
-                    Ok(ids::new_id())
+                    let expires_at = p.new.fields.expires_at;
+                    match policy.check_expiry(expires_at, now) {
+                        Ok(()) => Ok((ids::new_id(), expires_at)),
+                        Err(e) => Err(StoreError::Invalid(e)),
+                    }
                 },
             );
         }
-        let accepted: Vec<(&Pending, &str)> = batch
+        let accepted: Vec<Accepted<'_>> = batch
             .iter()
             .zip(&verdicts)
-            .filter_map(|(p, v)| v.as_ref().ok().map(|id| (*p, id.as_str())))
+            .filter_map(|(p, v)| {
+                v.as_ref().ok().map(|(id, expires_at)| Accepted {
+                    p,
+                    id,
+                    expires_at: *expires_at,
+                })
+            })
             .collect();
         if accepted.is_empty() {
             tx.rollback().await?;
@@ -186,7 +207,7 @@ impl Store {
 
         let details: Vec<String> = accepted
             .iter()
-            .map(|(p, _)| {
+            .map(|Accepted { p, .. }| {
                 format!(
                     "{} {} token",
                     p.new.fields.role.label(),
@@ -197,7 +218,7 @@ impl Store {
         let events: Vec<NewAuditEvent<'_>> = accepted
             .iter()
             .zip(&details)
-            .map(|((p, id), detail)| NewAuditEvent {
+            .map(|(Accepted { p, id, .. }, detail)| NewAuditEvent {
                 action: if p.cloned_from.is_some() {
                     AuditAction::TokenCloned
                 } else {
@@ -216,7 +237,7 @@ impl Store {
         record_events(&mut tx, &events, now).await?;
         let changes: Vec<Change> = accepted
             .iter()
-            .map(|(_, id)| Change::Token(id.to_string()))
+            .map(|a| Change::Token(a.id.to_string()))
             .collect();
         self.publish(&mut tx, &changes).await?;
 
@@ -224,7 +245,7 @@ impl Store {
         // compare the two).
         let fresh: Vec<(String, credentials::StoredToken)> = accepted
             .iter()
-            .map(|(p, id)| (id.to_string(), stored(p, id, now)))
+            .map(|a| (a.id.to_string(), stored(a, now)))
             .collect();
         let mut created = self.commit_created(tx, fresh).await?.into_iter();
         Ok(verdicts
@@ -232,6 +253,13 @@ impl Store {
             .map(|v| v.and_then(|_| created.next().ok_or(StoreError::NotFound)))
             .collect())
     }
+}
+
+/// A create that passed its checks: its id and the expiry it gets.
+struct Accepted<'a> {
+    p: &'a Pending,
+    id: &'a str,
+    expires_at: Option<i64>,
 }
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -274,14 +302,14 @@ async fn existing(
 
 async fn insert_tokens(
     conn: &mut sqlx::AnyConnection,
-    batch: &[(&Pending, &str)],
+    batch: &[Accepted<'_>],
     now: i64,
 ) -> StoreResult<()> {
     let mut sql = Sql::new(
         "INSERT INTO tokens (id, name, name_search, description, role, kind, member_id, \
          api_version, created_at, updated_at, expires_at, last_four) VALUES ",
     );
-    for (i, (p, id)) in batch.iter().enumerate() {
+    for (i, Accepted { p, id, expires_at }) in batch.iter().enumerate() {
         let f = &p.new.fields;
         sql.push(if i == 0 { "(" } else { ", (" });
         sql.bind_text(*id).push(", ");
@@ -294,7 +322,7 @@ async fn insert_tokens(
         sql.bind_int(f.api_version).push(", ");
         sql.bind_int(now).push(", ");
         sql.bind_int(now).push(", ");
-        sql.bind(Bound::OptInt(f.expires_at)).push(", ");
+        sql.bind(Bound::OptInt(*expires_at)).push(", ");
         sql.bind_text(p.new.last_four.as_str()).push(")");
     }
     sql.query().execute(&mut *conn).await?;
@@ -303,12 +331,12 @@ async fn insert_tokens(
 
 async fn insert_secrets(
     conn: &mut sqlx::AnyConnection,
-    batch: &[(&Pending, &str)],
+    batch: &[Accepted<'_>],
     now: i64,
 ) -> StoreResult<()> {
     let mut sql =
         Sql::new("INSERT INTO token_secrets (digest, token_id, valid_until, created_at) VALUES ");
-    for (i, (p, id)) in batch.iter().enumerate() {
+    for (i, Accepted { p, id, .. }) in batch.iter().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
         sql.bind_text(p.new.digest.as_str()).push(", ");
         sql.bind_text(*id).push(", NULL, ");
@@ -320,7 +348,8 @@ async fn insert_secrets(
 
 /// The rows `insert_tokens` and `insert_secrets` wrote for one create
 /// (`version` starts at the column's default, 1).
-fn stored(p: &Pending, id: &str, now: i64) -> credentials::StoredToken {
+fn stored(accepted: &Accepted<'_>, now: i64) -> credentials::StoredToken {
+    let Accepted { p, id, expires_at } = accepted;
     let f = &p.new.fields;
     (
         TokenRecord {
@@ -334,7 +363,7 @@ fn stored(p: &Pending, id: &str, now: i64) -> credentials::StoredToken {
             created_at: now,
             updated_at: now,
             last_used_at: None,
-            expires_at: f.expires_at,
+            expires_at: *expires_at,
             last_four: p.new.last_four.clone(),
             version: 1,
             suspended_at: None,

@@ -28,6 +28,7 @@ mod leaks;
 pub mod members;
 mod postgres;
 pub mod sessions;
+mod settings;
 mod sql;
 mod sqlite;
 pub mod tokens;
@@ -60,6 +61,10 @@ pub enum StoreError {
     /// each one that could not be changed. Nothing was changed.
     #[error("refused: {}", .0.join("; "))]
     BulkRefused(Vec<String>),
+    /// A rule checked inside the transaction refused the change (the
+    /// organization's token policy); nothing was stored.
+    #[error("{0}")]
+    Invalid(crate::domain::ValidationError),
     /// The database cannot be reached, or this process cannot prove that
     /// what it holds in memory is current. Nothing was changed; try again.
     #[error("database unavailable: {0}")]

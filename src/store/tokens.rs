@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, Row};
 use super::audit::{NewAuditEvent, record_event, record_events};
 use super::catalog;
 use super::sql::Sql;
-use super::{Change, Store, StoreError, StoreResult};
+use super::{Change, Store, StoreError, StoreResult, settings};
 use crate::domain::MemberRole;
 use crate::domain::audit::AuditAction;
 use crate::domain::listing::{Sort, TimeFilter};
@@ -204,22 +204,30 @@ impl Store {
         }))
     }
 
-    /// Stores a new token and its secret's digest, audited as created, or
-    /// as cloned from `cloned_from` (which must still exist: a clone that
-    /// races the source's delete loses with `NotFound`).
     /// Replaces the editable fields if the token is still at
     /// `expected_version`: `NotFound` when it is gone, `Conflict` when someone
-    /// else changed it first.
+    /// else changed it first. With `new_expiry` (the edit changes the
+    /// expiry), the expiry must pass the token policy in force, read in this
+    /// transaction (`Invalid` otherwise); an expiry left as it was stays,
+    /// even one set before the policy.
     pub async fn update_token(
         &self,
         id: &str,
         expected_version: i64,
         fields: &TokenFields,
         changed: &[&str],
+        new_expiry: bool,
         actor: &AuditActor,
     ) -> StoreResult<Token> {
         let now = self.now_ms();
         let mut tx = self.begin_write().await?;
+        if new_expiry {
+            // Share-locked, like creates: see `settings`.
+            let policy = settings::read_policy(&mut tx, &self.share_rows("s")).await?;
+            policy
+                .check_expiry(fields.expires_at, now)
+                .map_err(StoreError::Invalid)?;
+        }
         let result = sqlx::query(
             "UPDATE tokens SET name = $1, name_search = $2, description = $3, role = $4,
                     api_version = $5, expires_at = $6, updated_at = $7, version = version + 1

@@ -73,6 +73,7 @@ impl From<StoreError> for PageError {
         match e {
             StoreError::Unavailable(why) => PageError::Unavailable(why),
             StoreError::Unwritable(why) => PageError::Unwritable(why),
+            StoreError::Invalid(e) => ActionError::Invalid(vec![e]).into(),
             other => PageError::Internal(other.into()),
         }
     }

@@ -11,6 +11,7 @@ pub enum Section {
     None,
     Authorization,
     Members,
+    TokenPolicy,
     AuditLog,
 }
 
@@ -47,6 +48,10 @@ impl Layout {
         self.section == Section::Members
     }
 
+    pub fn is_token_policy(&self) -> bool {
+        self.section == Section::TokenPolicy
+    }
+
     pub fn is_audit_log(&self) -> bool {
         self.section == Section::AuditLog
     }
@@ -56,6 +61,7 @@ impl Layout {
         match self.section {
             Section::AuditLog => ("/settings/audit", "Audit log"),
             Section::Members => ("/settings/members", "Members"),
+            Section::TokenPolicy => ("/settings/policy", "Token policy"),
             Section::Authorization | Section::None => ("/settings/authorization", "Authorization"),
         }
     }

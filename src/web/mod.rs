@@ -12,6 +12,7 @@ pub mod layout;
 pub mod login;
 pub mod members;
 pub mod session;
+pub mod token_policy;
 pub mod tokens;
 
 use axum::Router;
@@ -71,6 +72,7 @@ pub fn router(state: &AppState, sessions: Sessions) -> Router<AppState> {
         .route("/logout", post(login::sign_out))
         .route("/settings/audit", get(audit::audit_log))
         .merge(members::routes())
+        .merge(token_policy::routes())
         .merge(tokens::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

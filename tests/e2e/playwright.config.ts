@@ -27,6 +27,25 @@ export default defineConfig({
       ],
     },
   },
+  projects: [
+    {
+      name: 'console',
+      testIgnore: /policy\.spec\.ts$/,
+      // Not a cleanup: Playwright runs a project's teardown after the
+      // project has finished, whether its tests passed or failed (a
+      // dependent project would be skipped after any failure here). That is
+      // the ordering policy.spec.ts needs.
+      teardown: 'policy',
+    },
+    {
+      // A token policy binds every create on the shared server, while the
+      // other specs make tokens that never expire: so its spec runs alone,
+      // after them, one test at a time.
+      name: 'policy',
+      testMatch: /policy\.spec\.ts$/,
+      workers: 1,
+    },
+  ],
   webServer: {
     command: 'bash start-server.sh',
     url: `http://127.0.0.1:${port}/healthz`,

@@ -24,7 +24,7 @@ use crate::helpers::{HOME, OWNER_EMAIL, TestResult, browser, launch, spawn_app};
 
 /// Instance A (with the team) and instance B on the same database; on
 /// SQLite, B is A again (and a real second instance is refused).
-async fn two_instances() -> anyhow::Result<(ApiApp, ApiApp, Members)> {
+pub(crate) async fn two_instances() -> anyhow::Result<(ApiApp, ApiApp, Members)> {
     let (a, members) = spawn_api().await?;
     let b = match crate::db::backend() {
         BackendKind::Postgres => ApiApp::from(launch(Arc::clone(&a.db.db), &[]).await?),

@@ -32,5 +32,6 @@ mod throttle;
 mod token_lifecycle;
 mod token_pages;
 mod token_permissions;
+mod token_policy;
 mod token_sorting;
 mod token_support;

@@ -17,10 +17,18 @@ pub async fn submit(
     TokenId { id, .. }: TokenId,
 ) -> Result<Response, PageError> {
     let issued = tokens::clone(&state.store, signed_in.caller(), &id).await?;
-    let message = format!(
+    let mut message = format!(
         "Cloned token as {}. Copy its secret now.",
         issued.token.name
     );
+    // Only a token policy gives a clone an expiry: say so, since nobody
+    // chose it.
+    if let Some(expires) = issued.token.expires_at {
+        message.push_str(&format!(
+            " It expires {}, as your organization's token policy allows at most.",
+            crate::clock::format_utc(expires)
+        ));
+    }
     let below_source = format!("afterend:#row-{id}");
     secret_issued(&state, &signed_in, issued, htmx, &below_source, message).await
 }

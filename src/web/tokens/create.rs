@@ -18,11 +18,17 @@ use crate::web::session::SignedIn;
 
 /// Shows the form: dialog content for htmx, a page otherwise.
 pub async fn new_page(
+    State(state): State<AppState>,
     signed_in: SignedIn,
     HxRequest(htmx): HxRequest,
 ) -> Result<Response, PageError> {
     policy::can_manage_tokens(signed_in.actor())?;
-    let form = TokenForm::for_create(signed_in.actor(), &signed_in.csrf_token);
+    let form = TokenForm::for_create(
+        signed_in.actor(),
+        &signed_in.csrf_token,
+        state.store.token_policy().await?,
+        state.clock.now_ms(),
+    );
     Ok(form.respond(&signed_in, htmx, StatusCode::OK))
 }
 
@@ -65,11 +71,11 @@ pub async fn submit(
         Ok(issued) => issued,
         Err(ActionError::Invalid(list)) => {
             list.into_iter().for_each(|e| errors.add(e));
-            return Ok(refused(&signed_in, &input, errors, htmx));
+            return refused(&state, &signed_in, &input, errors, htmx).await;
         }
         Err(ActionError::Forbidden(message)) => {
             errors.form = Some(message);
-            return Ok(refused(&signed_in, &input, errors, htmx));
+            return refused(&state, &signed_in, &input, errors, htmx).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -87,13 +93,20 @@ pub async fn submit(
 }
 
 /// The form again with what was typed and why it was refused; nothing stored.
-fn refused(
+async fn refused(
+    state: &AppState,
     signed_in: &SignedIn,
     input: &TokenFormInput,
     errors: FieldErrors,
     htmx: bool,
-) -> Response {
-    TokenForm::for_create(signed_in.actor(), &signed_in.csrf_token)
-        .resubmitted(input, errors)
-        .respond(signed_in, htmx, StatusCode::UNPROCESSABLE_ENTITY)
+) -> Result<Response, PageError> {
+    let policy = state.store.token_policy().await?;
+    Ok(TokenForm::for_create(
+        signed_in.actor(),
+        &signed_in.csrf_token,
+        policy,
+        state.clock.now_ms(),
+    )
+    .resubmitted(input, errors)
+    .respond(signed_in, htmx, StatusCode::UNPROCESSABLE_ENTITY))
 }

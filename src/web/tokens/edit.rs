@@ -25,7 +25,13 @@ pub async fn page(
     TokenId { id, .. }: TokenId,
 ) -> Result<Response, PageError> {
     let token = tokens::get_manageable(&state.store, signed_in.caller(), &id).await?;
-    let form = TokenForm::for_edit(signed_in.actor(), &token, &signed_in.csrf_token);
+    let form = TokenForm::for_edit(
+        signed_in.actor(),
+        &token,
+        &signed_in.csrf_token,
+        state.store.token_policy().await?,
+        state.clock.now_ms(),
+    );
     Ok(form.respond(&signed_in, htmx, StatusCode::OK))
 }
 
@@ -72,12 +78,12 @@ pub async fn submit(
         Ok(token) => token,
         Err(ActionError::Invalid(list)) => {
             list.into_iter().for_each(|e| errors.add(e));
-            return Ok(refused(&signed_in, &current, &input, errors, htmx));
+            return refused(&state, &signed_in, &current, &input, errors, htmx).await;
         }
         // A role above the member's own: said on the form, like create.
         Err(ActionError::Forbidden(message)) => {
             errors.form = Some(message);
-            return Ok(refused(&signed_in, &current, &input, errors, htmx));
+            return refused(&state, &signed_in, &current, &input, errors, htmx).await;
         }
         // Someone saved first. The form keeps what this member typed and
         // now carries the current version, so saving again is a deliberate
@@ -88,7 +94,7 @@ pub async fn submit(
                  below and save again to keep yours."
                     .to_string(),
             );
-            return Ok(refused(&signed_in, &current, &input, errors, htmx));
+            return refused(&state, &signed_in, &current, &input, errors, htmx).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -113,14 +119,22 @@ pub async fn submit(
 /// The form again with what was typed and why it was refused; nothing
 /// stored. It carries `current`'s version, so a save after a conflict is a
 /// deliberate overwrite.
-fn refused(
+async fn refused(
+    state: &AppState,
     signed_in: &SignedIn,
     current: &crate::store::Token,
     input: &TokenFormInput,
     errors: FieldErrors,
     htmx: bool,
-) -> Response {
-    TokenForm::for_edit(signed_in.actor(), current, &signed_in.csrf_token)
-        .resubmitted(input, errors)
-        .respond(signed_in, htmx, StatusCode::UNPROCESSABLE_ENTITY)
+) -> Result<Response, PageError> {
+    let policy = state.store.token_policy().await?;
+    Ok(TokenForm::for_edit(
+        signed_in.actor(),
+        current,
+        &signed_in.csrf_token,
+        policy,
+        state.clock.now_ms(),
+    )
+    .resubmitted(input, errors)
+    .respond(signed_in, htmx, StatusCode::UNPROCESSABLE_ENTITY))
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::action_frame;
 use crate::domain::ValidationError;
+use crate::domain::org_policy::TokenPolicy;
 use crate::domain::policy::{self, Actor, TokenFacts};
 use crate::domain::token::{
     API_VERSIONS, DEFAULT_API_VERSION, TokenKind, TokenRole, validate_api_version,
@@ -90,6 +91,11 @@ pub struct TokenForm {
     pub service: bool,
     pub api_version: i64,
     pub expires: String,
+    /// The organization's maximum lifetime ("90 days"), if it has one.
+    pub expiry_limit: Option<String>,
+    /// The latest expiry that limit allows now, for the input's `max` and
+    /// the hint.
+    pub latest_expiry: Option<(String, String)>,
     pub errors: FieldErrors,
     pub csrf_token: String,
     /// The token's version when the edit form was shown: saving over a newer
@@ -117,9 +123,16 @@ impl TokenForm {
             .collect()
     }
 
-    /// An empty create form: Reader, the newest API version, no expiry.
-    pub fn for_create(actor: Actor<'_>, csrf_token: &str) -> Self {
-        TokenForm {
+    /// An empty create form: Reader, the newest API version, and no
+    /// expiry, or under a token policy the latest it allows (a default that
+    /// passes, and the closest to "never" the organization accepts).
+    pub fn for_create(
+        actor: Actor<'_>,
+        csrf_token: &str,
+        policy: TokenPolicy,
+        now_ms: i64,
+    ) -> Self {
+        let mut form = TokenForm {
             token_id: None,
             action: "/settings/authorization/tokens".to_string(),
             heading: "Create an access token",
@@ -132,14 +145,39 @@ impl TokenForm {
             service: false,
             api_version: DEFAULT_API_VERSION,
             expires: String::new(),
+            expiry_limit: None,
+            latest_expiry: None,
             errors: FieldErrors::default(),
             csrf_token: csrf_token.to_string(),
             version: None,
         }
+        .under(policy, now_ms);
+        if let Some((latest, _)) = &form.latest_expiry {
+            form.expires = latest.clone();
+        }
+        form
+    }
+
+    /// Says the token policy's limit, if there is one.
+    fn under(mut self, policy: TokenPolicy, now_ms: i64) -> Self {
+        self.expiry_limit = policy.max_lifetime_days.map(|_| policy.label());
+        // To the minute, rounded down (the input's precision): still within
+        // the limit when the form comes back later.
+        self.latest_expiry = policy.latest_expiry(now_ms).map(|ms| {
+            let ms = ms - ms.rem_euclid(60_000);
+            (format::datetime_local(ms), crate::clock::format_utc(ms))
+        });
+        self
     }
 
     /// The edit form, filled with the token's current values.
-    pub fn for_edit(actor: Actor<'_>, token: &Token, csrf_token: &str) -> Self {
+    pub fn for_edit(
+        actor: Actor<'_>,
+        token: &Token,
+        csrf_token: &str,
+        policy: TokenPolicy,
+        now_ms: i64,
+    ) -> Self {
         let role_fixed = policy::role_fixed(token.facts());
         TokenForm {
             token_id: Some(token.id.clone()),
@@ -157,10 +195,13 @@ impl TokenForm {
                 .expires_at
                 .map(format::datetime_local)
                 .unwrap_or_default(),
+            expiry_limit: None,
+            latest_expiry: None,
             errors: FieldErrors::default(),
             csrf_token: csrf_token.to_string(),
             version: Some(token.version),
         }
+        .under(policy, now_ms)
     }
 
     /// The form again after a refused submission: what was typed (so

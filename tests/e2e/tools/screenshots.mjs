@@ -5,7 +5,7 @@ import { chromium } from '@playwright/test';
 
 const base = process.env.BASE ?? 'http://127.0.0.1:18090';
 const out = process.argv[2] ?? 'screenshots';
-const pages = (process.env.PAGES ?? '/settings/authorization,/settings/members,/settings/members/new,/settings/audit,/nope').split(',');
+const pages = (process.env.PAGES ?? '/settings/authorization,/settings/members,/settings/members/new,/settings/policy,/settings/audit,/nope').split(',');
 
 /** A few tokens to look at, created once through the page's own form. */
 async function seedTokens(page) {
