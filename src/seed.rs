@@ -7,7 +7,9 @@ use crate::domain::password::{hash_password, validate_new_password};
 use crate::domain::secret::NewSecret;
 use crate::domain::token::{TokenKind, TokenRole};
 use crate::domain::{MemberRole, random};
-use crate::store::{AuditActor, Member, NewToken, Store, StoreError, TokenFields};
+use crate::store::{
+    AuditActor, Member, NewToken, Store, StoreError, TokenFields, TokenUse, UseSource,
+};
 
 /// A member created by this start. `password` is set when it was generated
 /// here and must be shown once; an operator-supplied one is never echoed.
@@ -272,9 +274,11 @@ async fn demo_tokens(store: &Store, members: &[Member]) -> anyhow::Result<String
                 None,
             )
             .await?;
-        if let Some(days) = used_days {
+        if name == "CI deploy pipeline" {
+            rotating(store, &token.id, &seeder, now).await?;
+        } else if let Some(days) = used_days {
             store
-                .record_token_use(&[(token.id, now - days * DAY - 17 * 60 * 1000)])
+                .record_token_use(&[TokenUse::at(token.id, now - days * DAY - 17 * 60 * 1000)])
                 .await?;
         }
     }
@@ -299,6 +303,47 @@ async fn demo_tokens(store: &Store, members: &[Member]) -> anyhow::Result<String
         )
         .await?;
     Ok(secret.into_exposed())
+}
+
+/// A rotation in progress, for the demo: reset with a day's grace, the old
+/// secret still used by one runner (so ending the grace early would break
+/// it), the new one already by another.
+async fn rotating(store: &Store, id: &str, seeder: &AuditActor, now: i64) -> anyhow::Result<()> {
+    let replacement = NewSecret::generate(TokenKind::Service);
+    store
+        .reset_token_secret(
+            id,
+            &replacement.digest(),
+            &replacement.last_four(),
+            Some(now + 24 * 60 * 60 * 1000),
+            seeder,
+        )
+        .await?;
+    // Uses of the old secret count from the reset on: by the store's clock.
+    let now = store.clock().now_ms();
+    let minutes_ago = |m: i64| now - m * 60 * 1000;
+    let source = |ip: &str, agent: &str, at: i64| UseSource {
+        client_ip: ip.to_string(),
+        user_agent: agent.to_string(),
+        at,
+    };
+    store
+        .record_token_use(&[TokenUse {
+            token_id: id.to_string(),
+            at: now,
+            old_secret_at: Some(now),
+            sources: vec![
+                source("203.0.113.10", "deploy-runner/3.2 (GitHub Actions)", now),
+                source(
+                    "198.51.100.23",
+                    "deploy-runner/3.1 (self-hosted)",
+                    minutes_ago(4),
+                ),
+                source("192.0.2.44", "curl/8.5.0", minutes_ago(50)),
+            ],
+        }])
+        .await?;
+    Ok(())
 }
 
 /// For `make bench` and the API fuzz run: `count` tokens of mixed roles and

@@ -14,7 +14,9 @@ use crate::domain::token::{
 };
 use crate::domain::{ValidationError, ids};
 use crate::store::credentials::TokenAuth;
-use crate::store::{AuditActor, Member, NewToken, Store, Token, TokenFields, TokenFilter};
+use crate::store::{
+    AuditActor, Member, NewToken, Store, Token, TokenFields, TokenFilter, UseSource,
+};
 
 /// Who acts.
 #[derive(Debug, Clone, Copy)]
@@ -332,6 +334,26 @@ pub async fn reset(
         token,
         secret: secret.into_exposed(),
     })
+}
+
+/// Ends a reset's grace period early: the old secret answers 401 from the
+/// next request. Allowed to those who may reset the token; `Conflict` when
+/// there is no grace period running.
+pub async fn end_grace(store: &Store, caller: Caller<'_>, id: &str) -> ActionResult<Token> {
+    let token = get(store, caller, id).await?;
+    policy::can_reset(caller.actor(), token.facts())?;
+    Ok(store.end_token_grace(&token.id, &caller.audit()).await?)
+}
+
+/// A token the caller may see, with where it was used from lately.
+pub async fn recent_uses(
+    store: &Store,
+    caller: Caller<'_>,
+    id: &str,
+) -> ActionResult<(Token, Vec<UseSource>)> {
+    let token = get(store, caller, id).await?;
+    let uses = store.recent_uses(&token.id).await?;
+    Ok((token, uses))
 }
 
 /// Applies an edit. With `expected_version`, a token changed since the

@@ -87,6 +87,8 @@ fn token() -> Token {
         member_role: MemberRole::Owner,
         api_version: 20240415,
         suspended_at: None,
+        old_secret_until: None,
+        old_secret_last_used_at: None,
         created_at: 1,
         updated_at: 2,
         last_used_at: None,

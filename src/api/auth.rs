@@ -18,6 +18,7 @@ use crate::http::ClientIp;
 use crate::store::Member;
 use crate::store::credentials::TokenAuth;
 use crate::tokens::{Acting, Caller};
+use crate::usage::Use;
 
 /// An authenticated API request.
 #[derive(Debug, Clone)]
@@ -125,7 +126,18 @@ impl FromRequestParts<AppState> for ApiCaller {
         };
         match found {
             Some(a) => {
-                state.usage.note(&a.token.id, now);
+                let user_agent = parts
+                    .headers
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                state.usage.note(Use {
+                    token_id: &a.token.id,
+                    at_ms: now,
+                    old_secret: a.old_secret,
+                    client_ip: &client_ip,
+                    user_agent,
+                });
                 Ok(ApiCaller {
                     token: a.token,
                     role: a.role,

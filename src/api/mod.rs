@@ -40,6 +40,8 @@ pub fn router() -> Router<AppState> {
         .route("/tokens/bulk-delete", post(tokens::bulk_delete))
         .route("/tokens/{id}/suspend", post(tokens::suspend))
         .route("/tokens/{id}/resume", post(tokens::resume))
+        .route("/tokens/{id}/end-grace", post(tokens::end_grace))
+        .route("/tokens/{id}/uses", get(tokens::uses))
         .route("/members", get(members::list))
         .route(
             "/members/{id}",

@@ -132,13 +132,22 @@ pub struct TokenJson {
     /// Unix milliseconds since it was suspended (its secrets answer 401
     /// until it is resumed), or null while it works.
     pub suspended: Option<i64>,
+    /// Unix milliseconds until which the secret replaced by the latest
+    /// reset still works (its grace period), or null when none does.
+    pub old_secret_valid_until: Option<i64>,
+    /// Unix milliseconds of the replaced secret's last use since that
+    /// reset, or null if not used since (or no grace period runs). When it
+    /// stays null, ending the grace period early breaks no client.
+    pub old_secret_last_used: Option<i64>,
     pub token: String,
     #[serde(rename = "_links")]
     pub links: TokenLinks,
 }
 
 impl TokenJson {
-    pub fn new(token: &Token, secret: Option<String>) -> Self {
+    /// `now_ms` decides whether a grace period still runs.
+    pub fn new(token: &Token, secret: Option<String>, now_ms: i64) -> Self {
+        let grace = token.grace(now_ms);
         TokenJson {
             id: token.id.clone(),
             name: token.name.clone(),
@@ -157,6 +166,8 @@ impl TokenJson {
             last_used: token.last_used_at,
             expires: token.expires_at,
             suspended: token.suspended_at,
+            old_secret_valid_until: grace.map(|g| g.until),
+            old_secret_last_used: grace.and_then(|g| g.last_used_at),
             token: secret.unwrap_or_else(|| token.last_four.clone()),
             links: TokenLinks {
                 self_: Link::json(format!("/api/v2/tokens/{}", token.id)),
@@ -164,6 +175,25 @@ impl TokenJson {
             },
         }
     }
+}
+
+/// Where a token was used from lately.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenUseJson {
+    /// The client address (as `--trust-forwarded-for` decides it).
+    pub client_ip: String,
+    /// The client's User-Agent, cut to 200 characters; empty if it sent
+    /// none.
+    pub user_agent: String,
+    /// Unix milliseconds of the latest use from there.
+    pub last_used: i64,
+}
+
+/// The latest few distinct sources of a token's uses, latest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenUses {
+    pub items: Vec<TokenUseJson>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -28,12 +28,18 @@ type TokenId = crate::http::TokenId<ApiError>;
 /// uncompressed (see `http::compression`).
 type WithSecret = (StatusCode, axum::Extension<HoldsSecret>, Json<TokenJson>);
 
-fn with_secret(status: StatusCode, issued: tokens::Issued) -> WithSecret {
+fn with_secret(state: &AppState, status: StatusCode, issued: tokens::Issued) -> WithSecret {
+    let now = state.clock.now_ms();
     (
         status,
         holds_secret(),
-        Json(TokenJson::new(&issued.token, Some(issued.secret))),
+        Json(TokenJson::new(&issued.token, Some(issued.secret), now)),
     )
+}
+
+/// A token as the API shows it now.
+fn token_json(state: &AppState, token: &crate::store::Token) -> Json<TokenJson> {
+    Json(TokenJson::new(token, None, state.clock.now_ms()))
 }
 
 /// The token routes' path parameter, for the OpenAPI document.
@@ -232,7 +238,13 @@ pub async fn list(
         url
     };
     Ok(Json(TokenList {
-        items: tokens.iter().map(|t| TokenJson::new(t, None)).collect(),
+        items: {
+            let now = state.clock.now_ms();
+            tokens
+                .iter()
+                .map(|t| TokenJson::new(t, None, now))
+                .collect()
+        },
         total_count: total,
         links: ListLinks {
             self_: Link::json(page_url(offset)),
@@ -277,7 +289,7 @@ pub async fn create(
         },
     )
     .await?;
-    Ok(with_secret(StatusCode::CREATED, issued))
+    Ok(with_secret(&state, StatusCode::CREATED, issued))
 }
 
 #[utoipa::path(
@@ -294,7 +306,7 @@ pub async fn get(
     TokenId { id, .. }: TokenId,
 ) -> Result<Json<TokenJson>, ApiError> {
     let token = tokens::get(&state.store, caller.caller(), &id).await?;
-    Ok(Json(TokenJson::new(&token, None)))
+    Ok(token_json(&state, &token))
 }
 
 #[utoipa::path(
@@ -346,7 +358,7 @@ pub async fn patch(
         }
         other => other.into(),
     })?;
-    Ok(Json(TokenJson::new(&updated, None)))
+    Ok(token_json(&state, &updated))
 }
 
 #[utoipa::path(
@@ -407,7 +419,7 @@ pub async fn reset(
     validate_old_secret_until(expiry, state.clock.now_ms())
         .map_err(|e| ApiError::from(ActionError::Invalid(vec![e])))?;
     let issued = tokens::reset(&state.store, caller.caller(), &id, expiry).await?;
-    Ok(with_secret(StatusCode::OK, issued))
+    Ok(with_secret(&state, StatusCode::OK, issued))
 }
 
 #[utoipa::path(
@@ -449,7 +461,7 @@ pub async fn suspend(
 ) -> Result<Json<TokenJson>, ApiError> {
     policy::can_manage_tokens(caller.actor())?;
     let token = tokens::suspend(&state.store, caller.caller(), &id).await?;
-    Ok(Json(TokenJson::new(&token, None)))
+    Ok(token_json(&state, &token))
 }
 
 #[utoipa::path(
@@ -468,7 +480,53 @@ pub async fn resume(
 ) -> Result<Json<TokenJson>, ApiError> {
     policy::can_manage_tokens(caller.actor())?;
     let token = tokens::resume(&state.store, caller.caller(), &id).await?;
-    Ok(Json(TokenJson::new(&token, None)))
+    Ok(token_json(&state, &token))
+}
+
+#[utoipa::path(
+    post, path = "/api/v2/tokens/{id}/end-grace", tag = "tokens",
+    params(TokenPath),
+    responses(
+        (status = 200, description = "The secret replaced by the latest reset (and any older one still in its grace period) answers 401 from now on; the current secret is untouched", body = TokenJson),
+        (status = 403, description = "The token may not do this", body = ErrorBody),
+        (status = 404, description = "No such token", body = ErrorBody),
+        (status = 409, description = "No grace period runs: no old secret still works", body = ErrorBody),
+    )
+)]
+pub async fn end_grace(
+    State(state): State<AppState>,
+    caller: ApiActor,
+    TokenId { id, .. }: TokenId,
+) -> Result<Json<TokenJson>, ApiError> {
+    policy::can_manage_tokens(caller.actor())?;
+    let token = tokens::end_grace(&state.store, caller.caller(), &id).await?;
+    Ok(token_json(&state, &token))
+}
+
+#[utoipa::path(
+    get, path = "/api/v2/tokens/{id}/uses", tag = "tokens",
+    params(TokenPath),
+    responses(
+        (status = 200, description = "Where the token was used from lately: at most five distinct client addresses and User-Agents, latest first. Uses are written in batches, so the latest few seconds may be missing.", body = super::model::TokenUses),
+        (status = 404, description = "No such token, or not visible to the caller", body = ErrorBody),
+    )
+)]
+pub async fn uses(
+    State(state): State<AppState>,
+    caller: ApiActor,
+    TokenId { id, .. }: TokenId,
+) -> Result<Json<super::model::TokenUses>, ApiError> {
+    let (_, uses) = tokens::recent_uses(&state.store, caller.caller(), &id).await?;
+    Ok(Json(super::model::TokenUses {
+        items: uses
+            .into_iter()
+            .map(|u| super::model::TokenUseJson {
+                client_ip: u.client_ip,
+                user_agent: u.user_agent,
+                last_used: u.at,
+            })
+            .collect(),
+    }))
 }
 
 #[utoipa::path(
@@ -487,5 +545,5 @@ pub async fn clone(
 ) -> Result<WithSecret, ApiError> {
     policy::can_manage_tokens(caller.actor())?;
     let issued = tokens::clone(&state.store, caller.caller(), &id).await?;
-    Ok(with_secret(StatusCode::CREATED, issued))
+    Ok(with_secret(&state, StatusCode::CREATED, issued))
 }

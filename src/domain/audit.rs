@@ -20,6 +20,9 @@ pub enum AuditAction {
     TokenCloned,
     TokenUpdated,
     TokenReset,
+    /// The old secret of a reset stopped working before its grace period
+    /// ran out.
+    TokenGraceEnded,
     TokenSuspended,
     TokenResumed,
     TokenDeleted,
@@ -31,7 +34,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 18] = [
         AuditAction::SignIn,
         AuditAction::SignInFailed,
         AuditAction::SignOut,
@@ -44,6 +47,7 @@ impl AuditAction {
         AuditAction::TokenCloned,
         AuditAction::TokenUpdated,
         AuditAction::TokenReset,
+        AuditAction::TokenGraceEnded,
         AuditAction::TokenSuspended,
         AuditAction::TokenResumed,
         AuditAction::TokenDeleted,
@@ -65,6 +69,7 @@ impl AuditAction {
             AuditAction::TokenCloned => "token_cloned",
             AuditAction::TokenUpdated => "token_updated",
             AuditAction::TokenReset => "token_reset",
+            AuditAction::TokenGraceEnded => "token_grace_ended",
             AuditAction::TokenSuspended => "token_suspended",
             AuditAction::TokenResumed => "token_resumed",
             AuditAction::TokenDeleted => "token_deleted",
@@ -88,6 +93,7 @@ impl AuditAction {
             AuditAction::TokenCloned => "Token cloned",
             AuditAction::TokenUpdated => "Token edited",
             AuditAction::TokenReset => "Token reset",
+            AuditAction::TokenGraceEnded => "Token grace period ended",
             AuditAction::TokenSuspended => "Token suspended",
             AuditAction::TokenResumed => "Token resumed",
             AuditAction::TokenDeleted => "Token deleted",

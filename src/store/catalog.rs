@@ -45,6 +45,10 @@ pub(crate) struct TokenRecord {
     pub last_four: String,
     pub version: i64,
     pub suspended_at: Option<i64>,
+    /// The latest end of a replaced secret's grace period (from the
+    /// token's secrets).
+    pub old_secret_until: Option<i64>,
+    pub old_secret_last_used_at: Option<i64>,
 }
 
 /// A member as token rows show them.
@@ -358,6 +362,8 @@ impl State {
             last_four: t.last_four.clone(),
             version: t.version,
             suspended_at: t.suspended_at,
+            old_secret_until: t.old_secret_until,
+            old_secret_last_used_at: t.old_secret_last_used_at,
         }
     }
 
@@ -663,15 +669,17 @@ impl Catalog {
         self.read().members.get(id).cloned()
     }
 
-    /// Notes uses of tokens ("last used"); a later time wins.
-    pub fn note_uses(&self, uses: &[(String, i64)]) {
+    /// Notes uses of tokens: `(id, last used, old secret last used)`; a
+    /// later time wins.
+    pub fn note_uses(&self, uses: &[(String, i64, Option<i64>)]) {
         let mut state = self.write();
-        for (id, at) in uses {
+        for (id, at, old_at) in uses {
             if let Some(&h) = state.by_id.get(id.as_str())
                 && let Some(entry) = state.slots[h as usize].as_mut()
             {
-                entry.token.last_used_at =
-                    Some(entry.token.last_used_at.map_or(*at, |t| t.max(*at)));
+                let t = &mut entry.token;
+                t.last_used_at = t.last_used_at.max(Some(*at));
+                t.old_secret_last_used_at = t.old_secret_last_used_at.max(*old_at);
             }
         }
     }
@@ -725,6 +733,8 @@ mod tests {
             last_four: "abcd".into(),
             version: 1,
             suspended_at: None,
+            old_secret_until: None,
+            old_secret_last_used_at: None,
         }
     }
 
@@ -1016,8 +1026,9 @@ mod tests {
         let catalog = Catalog::default();
         catalog.replace_with(Catalog::build(all.clone(), members()));
         let id = all[1].id.clone();
-        catalog.note_uses(&[(id.clone(), 50)]);
-        catalog.note_uses(&[(id.clone(), 20)]);
+        catalog.note_uses(&[(id.clone(), 50, None)]);
+        catalog.note_uses(&[(id.clone(), 20, Some(20))]);
+        catalog.note_uses(&[(id.clone(), 10, Some(10))]);
         let q = Query {
             scope: TokenScope::Everything,
             role: None,
@@ -1031,6 +1042,7 @@ mod tests {
         let (tokens, _) = catalog.list(&q);
         let t = tokens.iter().find(|t| t.id == id).expect("listed");
         assert_eq!(t.last_used_at, Some(50));
+        assert_eq!(t.old_secret_last_used_at, Some(20));
         assert_eq!(t.member_email, "m2@x.io");
     }
 }
@@ -1064,6 +1076,8 @@ mod timing {
                 last_four: "abcd".into(),
                 version: 1,
                 suspended_at: None,
+                old_secret_until: None,
+                old_secret_last_used_at: None,
             })
             .collect();
         let members = [(

@@ -367,6 +367,8 @@ fn stored(accepted: &Accepted<'_>, now: i64) -> credentials::StoredToken {
             last_four: p.new.last_four.clone(),
             version: 1,
             suspended_at: None,
+            old_secret_until: None,
+            old_secret_last_used_at: None,
         },
         vec![(p.new.digest.clone(), None)],
     )

@@ -45,6 +45,9 @@ pub struct Authenticated {
     /// The effective role (`policy::effective_role`): for a personal token
     /// the lower of its role and its member's current role.
     pub role: TokenRole,
+    /// The secret was replaced by a reset and works only until its grace
+    /// period ends.
+    pub old_secret: bool,
 }
 
 /// A token as the index holds it: its fields and its live secrets'
@@ -158,6 +161,7 @@ impl CredentialIndex {
             Some(Authenticated {
                 token: token.clone(),
                 role,
+                old_secret: secret.valid_until.is_some(),
             })
         })();
         Ok(found)
@@ -188,7 +192,7 @@ impl CredentialIndex {
 
 const TOKEN_COLUMNS: &str = "t.id, t.name, t.description, t.role, t.kind, t.member_id, \
      t.api_version, t.created_at, t.updated_at, t.last_used_at, t.expires_at, t.last_four, \
-     t.version, t.suspended_at, s.digest, s.valid_until";
+     t.version, t.suspended_at, t.old_secret_last_used_at, s.digest, s.valid_until";
 
 fn token_from_row(row: &AnyRow) -> StoreResult<TokenRecord> {
     let kind: String = row.try_get("kind")?;
@@ -211,6 +215,9 @@ fn token_from_row(row: &AnyRow) -> StoreResult<TokenRecord> {
         last_four: row.try_get("last_four")?,
         version: row.try_get("version")?,
         suspended_at: row.try_get("suspended_at")?,
+        // Filled in from the secrets, as `fold_row` meets them.
+        old_secret_until: None,
+        old_secret_last_used_at: row.try_get("old_secret_last_used_at")?,
     })
 }
 
@@ -247,8 +254,10 @@ fn fold_row(tokens: &mut Vec<StoredToken>, row: &AnyRow) -> StoreResult<()> {
         tokens.push((token_from_row(row)?, Vec::new()));
     }
     let digest: Option<String> = row.try_get("digest")?;
-    if let (Some(digest), Some((_, secrets))) = (digest, tokens.last_mut()) {
-        secrets.push((digest, row.try_get("valid_until")?));
+    if let (Some(digest), Some((token, secrets))) = (digest, tokens.last_mut()) {
+        let valid_until: Option<i64> = row.try_get("valid_until")?;
+        token.old_secret_until = token.old_secret_until.max(valid_until);
+        secrets.push((digest, valid_until));
     }
     Ok(())
 }

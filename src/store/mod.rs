@@ -32,6 +32,7 @@ mod settings;
 mod sql;
 mod sqlite;
 pub mod tokens;
+pub mod uses;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +48,8 @@ use barrier::Barrier;
 
 pub use audit::{AuditEvent, AuditFilter, NewAuditEvent};
 pub use members::{Member, MemberSummary};
-pub use tokens::{AuditActor, NewToken, Token, TokenFields, TokenFilter};
+pub use tokens::{AuditActor, Grace, NewToken, Token, TokenFields, TokenFilter};
+pub use uses::{TokenUse, UseSource};
 
 /// Errors a store operation reports to its callers.
 #[derive(Debug, thiserror::Error)]

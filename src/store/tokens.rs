@@ -33,6 +33,20 @@ pub struct Token {
     pub version: i64,
     /// When it was suspended; `None` while it works.
     pub suspended_at: Option<i64>,
+    /// When the last of its replaced secrets stops working (it may have
+    /// passed already); `None` when no reset left one working.
+    pub old_secret_until: Option<i64>,
+    /// When a replaced secret was last used since the latest reset.
+    pub old_secret_last_used_at: Option<i64>,
+}
+
+/// A reset's grace period while it runs: the old secret still works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grace {
+    /// When the old secret stops working.
+    pub until: i64,
+    /// When it was last used since the reset; `None`: not used since.
+    pub last_used_at: Option<i64>,
 }
 
 impl Token {
@@ -50,6 +64,16 @@ impl Token {
 
     pub fn is_expired(&self, now_ms: i64) -> bool {
         self.expires_at.is_some_and(|t| t <= now_ms)
+    }
+
+    /// The grace period of its latest reset, while the old secret works.
+    pub fn grace(&self, now_ms: i64) -> Option<Grace> {
+        self.old_secret_until
+            .filter(|until| *until > now_ms)
+            .map(|until| Grace {
+                until,
+                last_used_at: self.old_secret_last_used_at,
+            })
     }
 }
 
@@ -97,7 +121,9 @@ pub struct TokenFilter<'a> {
 
 const TOKEN_COLUMNS: &str = "t.id, t.name, t.description, t.role, t.kind, t.member_id, \
      m.email AS member_email, m.role AS member_role, t.api_version, t.created_at, \
-     t.updated_at, t.last_used_at, t.expires_at, t.last_four, t.version, t.suspended_at";
+     t.updated_at, t.last_used_at, t.expires_at, t.last_four, t.version, t.suspended_at, \
+     t.old_secret_last_used_at, (SELECT MAX(s.valid_until) FROM token_secrets s \
+     WHERE s.token_id = t.id) AS old_secret_until";
 
 fn token_from_row(row: &AnyRow) -> StoreResult<Token> {
     let role: String = row.try_get("role")?;
@@ -125,6 +151,8 @@ fn token_from_row(row: &AnyRow) -> StoreResult<Token> {
         last_four: row.try_get("last_four")?,
         version: row.try_get("version")?,
         suspended_at: row.try_get("suspended_at")?,
+        old_secret_until: row.try_get("old_secret_until")?,
+        old_secret_last_used_at: row.try_get("old_secret_last_used_at")?,
     })
 }
 
@@ -310,8 +338,12 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        // Uses of older secrets before this reset say nothing about the
+        // one it replaces: "not used since reset" until one comes.
         sqlx::query(
-            "UPDATE tokens SET last_four = $1, updated_at = $2, version = version + 1 WHERE id = $3",
+            "UPDATE tokens SET last_four = $1, updated_at = $2, version = version + 1,
+                old_secret_last_used_at = NULL
+             WHERE id = $3",
         )
         .bind(last_four)
         .bind(now)
@@ -322,6 +354,52 @@ impl Store {
         event.detail = Some(match old_valid_until.filter(|t| *t > now) {
             Some(until) => format!("Old secret works until {}", crate::clock::format_utc(until)),
             None => "Old secret stopped working immediately".to_string(),
+        });
+        record_event(&mut tx, &event, now).await?;
+        let token = fetch_token(&mut tx, id, "")
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let changes = [Change::Token(id.to_string())];
+        self.publish(&mut tx, &changes).await?;
+        self.commit(tx, &changes).await?;
+        Ok(token)
+    }
+
+    /// Ends a reset's grace period now: every replaced secret of the token
+    /// stops working, on every instance from the next request; the current
+    /// one is untouched. `Conflict` when no replaced secret still works.
+    pub async fn end_token_grace(&self, id: &str, actor: &AuditActor) -> StoreResult<Token> {
+        let now = self.now_ms();
+        let mut tx = self.begin_write().await?;
+        let token = fetch_token(&mut tx, id, &self.lock_rows("t"))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if token.grace(now).is_none() {
+            return Err(StoreError::Conflict(format!(
+                "{} has no old secret that still works: nothing to end",
+                token.name
+            )));
+        }
+        sqlx::query("DELETE FROM token_secrets WHERE token_id = $1 AND valid_until IS NOT NULL")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE tokens SET updated_at = $1, version = version + 1,
+                old_secret_last_used_at = NULL
+             WHERE id = $2",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let mut event = audit_event(AuditAction::TokenGraceEnded, actor, id, &token.name);
+        event.detail = Some(match token.old_secret_last_used_at {
+            Some(at) => format!(
+                "Old secret stopped working; last used {}",
+                crate::clock::format_utc(at)
+            ),
+            None => "Old secret stopped working; not used since the reset".to_string(),
         });
         record_event(&mut tx, &event, now).await?;
         let token = fetch_token(&mut tx, id, "")
@@ -466,46 +544,5 @@ impl Store {
         self.publish(&mut tx, &changes).await?;
         self.commit(tx, &changes).await?;
         Ok(tokens)
-    }
-
-    /// Records that tokens were used, each at its given time; a later time
-    /// already stored wins (batches from several instances, or out of
-    /// order, merge).
-    pub async fn record_token_use(&self, uses: &[(String, i64)]) -> StoreResult<()> {
-        if uses.is_empty() {
-            return Ok(());
-        }
-        // In id order, like every other write that locks several tokens, so
-        // two instances' batches queue rather than deadlock.
-        let mut sorted: Vec<&(String, i64)> = uses.iter().collect();
-        sorted.sort();
-        let mut tx = self.begin_write().await?;
-        for (id, at) in sorted {
-            sqlx::query(
-                "UPDATE tokens SET last_used_at =
-                    CASE WHEN last_used_at IS NULL OR last_used_at < $1 THEN $1 ELSE last_used_at END
-                 WHERE id = $2",
-            )
-            .bind(at)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        self.catalog().note_uses(uses);
-        Ok(())
-    }
-
-    /// Takes "last used" times other instances wrote since `since` into the
-    /// catalog (the latest wins), returning the newest seen.
-    pub(crate) async fn pull_last_used(&self, since: i64) -> StoreResult<i64> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT id, last_used_at FROM tokens WHERE last_used_at > $1")
-                .bind(since)
-                .fetch_all(self.pool())
-                .await?;
-        let newest = rows.iter().map(|(_, at)| *at).max().unwrap_or(since);
-        self.catalog().note_uses(&rows);
-        Ok(newest)
     }
 }

@@ -73,6 +73,16 @@ pub fn date(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `Dec 3, 14:05 UTC`: a moment within days of now, to the minute.
+pub fn date_time(ms: i64) -> String {
+    let fmt = time::macros::format_description!(
+        "[month repr:short] [day padding:none], [hour]:[minute] UTC"
+    );
+    clock::from_ms(ms)
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
 /// "just now", "5 minutes ago", "in 3 days"…; past a month, the date.
 pub fn relative(ms: i64, now_ms: i64) -> String {
     let delta = now_ms - ms;

@@ -24,4 +24,5 @@ fi
 for who in owner admin writer reader; do
   printf '%s' "$password" | "$bin" member add --database "$db" --email "$who@e2e.test" --role "$who" >/dev/null
 done
-exec "$bin" serve --database "$db" --listen "127.0.0.1:$port"
+# Uses are written every second, so a spec sees "last used" without waiting.
+exec "$bin" serve --database "$db" --listen "127.0.0.1:$port" --usage-flush-seconds 1

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::api_helpers::{ApiApp, UNKNOWN_ID, create_request, keys, set, sid, spawn_api};
 use crate::helpers::TestResult;
 
-const TOKEN_FIELDS: [&str; 15] = [
+const TOKEN_FIELDS: [&str; 17] = [
     "_id",
     "name",
     "description",
@@ -29,6 +29,8 @@ const TOKEN_FIELDS: [&str; 15] = [
     "lastUsed",
     "expires",
     "suspended",
+    "oldSecretValidUntil",
+    "oldSecretLastUsed",
     "token",
     "_links",
 ];
@@ -67,6 +69,13 @@ fn assert_token_shape(v: &Value) {
     assert!(v["lastUsed"].is_null() || v["lastUsed"].is_i64(), "{v}");
     assert!(v["expires"].is_null() || v["expires"].is_i64(), "{v}");
     assert!(v["suspended"].is_null() || v["suspended"].is_i64(), "{v}");
+    for time in ["oldSecretValidUntil", "oldSecretLastUsed"] {
+        assert!(v[time].is_null() || v[time].is_i64(), "{time}: {v}");
+    }
+    assert!(
+        v["oldSecretLastUsed"].is_null() || v["oldSecretValidUntil"].is_i64(),
+        "an old secret's last use only while it works: {v}"
+    );
     assert!(v["token"].is_string(), "{v}");
     assert_eq!(keys(&v["_links"]), set(&["self", "parent"]), "{v}");
     assert_eq!(
@@ -875,7 +884,7 @@ async fn forbidden_answers_have_the_error_shape() -> TestResult {
 }
 
 /// Every operation the router serves under `/api/v2`, besides the document.
-const OPERATIONS: [(&str, &str); 17] = [
+const OPERATIONS: [(&str, &str); 19] = [
     ("/api/v2/caller-identity", "get"),
     ("/api/v2/auth/verify", "get"),
     ("/api/v2/credentials/revoke", "post"),
@@ -889,6 +898,8 @@ const OPERATIONS: [(&str, &str); 17] = [
     ("/api/v2/tokens/bulk-delete", "post"),
     ("/api/v2/tokens/{id}/suspend", "post"),
     ("/api/v2/tokens/{id}/resume", "post"),
+    ("/api/v2/tokens/{id}/end-grace", "post"),
+    ("/api/v2/tokens/{id}/uses", "get"),
     ("/api/v2/members", "get"),
     ("/api/v2/members/{id}", "patch"),
     ("/api/v2/members/{id}", "delete"),

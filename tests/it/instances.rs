@@ -13,7 +13,7 @@ use std::sync::Arc;
 use anyhow::{Context, ensure};
 use latchkey::domain::MemberRole;
 use latchkey::domain::token::{TokenKind, TokenRole};
-use latchkey::store::BackendKind;
+use latchkey::store::{BackendKind, TokenUse};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -671,8 +671,12 @@ async fn expiry_and_last_used_agree_across_instances() -> TestResult {
 
     // Uses noted by each instance, flushed in any order: the latest wins.
     let t = a.now_ms();
-    a.store().record_token_use(&[(id.clone(), t + 5)]).await?;
-    b.store().record_token_use(&[(id.clone(), t + 1)]).await?;
+    a.store()
+        .record_token_use(&[TokenUse::at(id.clone(), t + 5)])
+        .await?;
+    b.store()
+        .record_token_use(&[TokenUse::at(id.clone(), t + 1)])
+        .await?;
     let read = a
         .get(&format!("tokens/{id}"), &admin.secret)
         .await?
@@ -681,7 +685,9 @@ async fn expiry_and_last_used_agree_across_instances() -> TestResult {
         read["lastUsed"] == t + 5,
         "an older batch does not win: {read}"
     );
-    b.store().record_token_use(&[(id.clone(), t + 9)]).await?;
+    b.store()
+        .record_token_use(&[TokenUse::at(id.clone(), t + 9)])
+        .await?;
     let read = b
         .get(&format!("tokens/{id}"), &admin.secret)
         .await?
@@ -851,5 +857,54 @@ async fn a_leak_report_to_either_instance_revokes_on_the_other_at_once() -> Test
             "round {round}: the revocation is audited once"
         );
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn ending_a_grace_period_on_one_instance_refuses_the_old_secret_on_the_other() -> TestResult {
+    let (a, b, m) = two_instances().await?;
+    let admin = a
+        .issue(&m.admin, "admin", TokenKind::Personal, TokenRole::Admin)
+        .await?;
+    let (old, id) = sid(&a
+        .issue(&m.admin, "rotating", TokenKind::Service, TokenRole::Reader)
+        .await?);
+    let until = a.now_ms() + 3_600_000;
+    let reset = a
+        .post(&format!("tokens/{id}/reset?expiry={until}"), &admin.secret)
+        .await?
+        .expect(StatusCode::OK)?;
+    let new = reset["token"].as_str().unwrap_or_default().to_string();
+    b.identity(&old).await?;
+    b.identity(&new).await?;
+    let got = b
+        .get(&format!("tokens/{id}"), &admin.secret)
+        .await?
+        .expect(StatusCode::OK)?;
+    ensure!(
+        got["oldSecretValidUntil"] == until,
+        "B sees the grace period: {got}"
+    );
+
+    a.post(&format!("tokens/{id}/end-grace"), &admin.secret)
+        .await?
+        .expect(StatusCode::OK)?;
+    b.get("caller-identity", &old)
+        .await?
+        .expect_error(StatusCode::UNAUTHORIZED, "unauthorized")?;
+    b.identity(&new).await?;
+    let got = b
+        .get(&format!("tokens/{id}"), &admin.secret)
+        .await?
+        .expect(StatusCode::OK)?;
+    ensure!(
+        got["oldSecretValidUntil"].is_null(),
+        "B sees it ended: {got}"
+    );
+    // Ending it through B as well finds nothing left to end.
+    b.post(&format!("tokens/{id}/end-grace"), &admin.secret)
+        .await?
+        .expect_error(StatusCode::CONFLICT, "conflict")?;
+    ensure!(audit_count(&a, "token_grace_ended", &id).await? == 1);
     Ok(())
 }

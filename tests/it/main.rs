@@ -24,6 +24,7 @@ mod html;
 mod instances;
 mod leak_reports;
 mod members;
+mod rotation;
 mod security;
 mod sessions;
 mod sign_in;

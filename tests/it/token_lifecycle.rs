@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use latchkey::action::ActionError;
 use latchkey::domain::secret::is_well_formed;
 use latchkey::domain::token::{TokenKind, TokenRole};
+use latchkey::store::TokenUse;
 use latchkey::tokens::{self, CreateRequest, EditRequest};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -171,7 +172,7 @@ async fn clone_copies_exactly_the_right_fields() -> TestResult {
     )
     .await?;
     store
-        .record_token_use(&[(source.token.id.clone(), now_ms() - 1000)])
+        .record_token_use(&[TokenUse::at(source.token.id.clone(), now_ms() - 1000)])
         .await?;
     let source_before = store.find_token(&source.token.id).await?.expect("source");
     assert_eq!(source_before.name, "Deploy bot", "names are trimmed");

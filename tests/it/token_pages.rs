@@ -46,7 +46,7 @@ fn row_ids(body: &str) -> Vec<String> {
 fn row_names(body: &str) -> Vec<String> {
     let tbody = html::one_with(body, "tbody", "id", "tokens-body");
     tbody
-        .find("span")
+        .find("a")
         .iter()
         .filter(|s| s.attr("class") == Some("token-title"))
         .map(Element::text)

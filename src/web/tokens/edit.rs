@@ -3,19 +3,17 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum_htmx::HxRequest;
 
 use super::form::{FieldErrors, TokenForm, TokenFormInput, parse_input};
-use super::row::{RowFragment, TokenRow};
-use super::{TokenId, back_to_list};
+use super::{TokenId, row_changed};
 use crate::AppState;
 use crate::action::ActionError;
 use crate::tokens::{self, EditRequest};
 use crate::web::error::PageError;
 use crate::web::form::WebForm;
 use crate::web::format;
-use crate::web::htmx::HtmxResponse;
 use crate::web::session::SignedIn;
 
 pub async fn page(
@@ -99,21 +97,7 @@ pub async fn submit(
         Err(e) => return Err(e.into()),
     };
     let message = format!("Saved changes to {}", token.name);
-    if htmx {
-        let row = TokenRow::new(&token, caller, state.clock.now_ms());
-        return Ok(HtmxResponse::empty()
-            .with(RowFragment {
-                row: &row,
-                oob: "true",
-            })
-            .announce(&message)
-            .trigger_after_settle(
-                "latchkey:dialog-done",
-                serde_json::json!({ "focus": format!("#actions-{}", token.id) }),
-            )
-            .into_response());
-    }
-    back_to_list(&signed_in, message).await
+    row_changed(&state, &signed_in, &token, htmx, message).await
 }
 
 /// The form again with what was typed and why it was refused; nothing

@@ -6,7 +6,9 @@ mod bulk;
 mod clone;
 mod create;
 mod delete;
+mod details;
 mod edit;
+mod end_grace;
 mod form;
 mod list;
 mod reset;
@@ -62,6 +64,11 @@ pub fn routes() -> Router<AppState> {
             "/settings/authorization/tokens/{id}/resume",
             post(suspend::resume),
         )
+        .route("/settings/authorization/tokens/{id}", get(details::page))
+        .route(
+            "/settings/authorization/tokens/{id}/end-grace",
+            get(end_grace::page).post(end_grace::submit),
+        )
         .route(
             "/settings/authorization/tokens/{id}/delete",
             get(delete::page).post(delete::submit),
@@ -89,6 +96,34 @@ fn action_frame<'a>(heading: &'a str, alert: bool, token_id: Option<&'a str>) ->
 async fn back_to_list(signed_in: &SignedIn, message: String) -> Result<Response, PageError> {
     flash::set_message(&signed_in.session, message).await?;
     Ok(Redirect::to(LIST_URL).into_response())
+}
+
+/// The answer to an action that changed a token in place (edit, suspend,
+/// resume, end grace): with htmx, its row swapped in, the announcement, and
+/// focus back on the row's Actions button (closing the dialog if one is
+/// open); without, back to the list with the message.
+async fn row_changed(
+    state: &AppState,
+    signed_in: &SignedIn,
+    token: &crate::store::Token,
+    htmx: bool,
+    message: String,
+) -> Result<Response, PageError> {
+    if htmx {
+        let row = TokenRow::new(token, signed_in.caller(), state.clock.now_ms());
+        return Ok(HtmxResponse::empty()
+            .with(RowFragment {
+                row: &row,
+                oob: "true",
+            })
+            .announce(&message)
+            .trigger_after_settle(
+                "latchkey:dialog-done",
+                serde_json::json!({ "focus": format!("#actions-{}", token.id) }),
+            )
+            .into_response());
+    }
+    back_to_list(signed_in, message).await
 }
 
 /// The answer to an action that issued a secret (create, clone, reset).

@@ -23,11 +23,15 @@ pub struct TokenRow {
     pub created_iso: Verbatim,
     pub created_text: Verbatim,
     /// `(datetime, relative text, exact text)`, or `None` for never.
-    pub last_used: Option<(Verbatim, Verbatim, Verbatim)>,
+    pub last_used: Option<Moment>,
     /// `(datetime, date, exact time)`.
-    pub expires: Option<(Verbatim, Verbatim, Verbatim)>,
+    pub expires: Option<Moment>,
     pub expired: bool,
     pub suspended: bool,
+    /// While a reset's grace period runs: until when the old secret works
+    /// `(datetime, text, exact text)`, and its last use since the reset
+    /// `(datetime, relative text, exact text)`, `None` for not since.
+    pub grace: Option<GraceLine>,
     pub allowed: Allowed,
     /// Whether the menu links to the token's events (Admins and Owners).
     pub audit_log: bool,
@@ -35,13 +39,6 @@ pub struct TokenRow {
 
 impl TokenRow {
     pub fn new(token: &Token, caller: Caller<'_>, now_ms: i64) -> Self {
-        let moment = |t: i64, text: String| {
-            (
-                Verbatim::new(clock::format_rfc3339(t)),
-                Verbatim::new(text),
-                Verbatim::new(clock::format_utc(t)),
-            )
-        };
         TokenRow {
             id: Verbatim::new(token.id.clone()),
             name: token.name.clone(),
@@ -61,6 +58,7 @@ impl TokenRow {
             expires: token.expires_at.map(|t| moment(t, format::date(t))),
             expired: token.is_expired(now_ms),
             suspended: token.is_suspended(),
+            grace: GraceLine::new(token, now_ms),
             allowed: tokens::allowed(caller, token),
             audit_log: policy::can_read_audit_log(caller.actor()),
         }
@@ -69,6 +67,34 @@ impl TokenRow {
     pub fn has_actions(&self) -> bool {
         let a = self.allowed;
         a.edit || a.clone || a.reset || a.suspend || a.delete || self.audit_log
+    }
+}
+
+/// `(datetime, text, exact text)` of a moment.
+pub type Moment = (Verbatim, Verbatim, Verbatim);
+
+/// What the row says of a running grace period.
+pub struct GraceLine {
+    pub until: Moment,
+    pub last_used: Option<Moment>,
+}
+
+fn moment(t: i64, text: String) -> Moment {
+    (
+        Verbatim::new(clock::format_rfc3339(t)),
+        Verbatim::new(text),
+        Verbatim::new(clock::format_utc(t)),
+    )
+}
+
+impl GraceLine {
+    pub fn new(token: &Token, now_ms: i64) -> Option<Self> {
+        token.grace(now_ms).map(|g| GraceLine {
+            until: moment(g.until, format::date_time(g.until)),
+            last_used: g
+                .last_used_at
+                .map(|t| moment(t, format::relative(t, now_ms))),
+        })
     }
 }
 

@@ -2,15 +2,13 @@
 //! confirmation (either is undone by the other), and the row says so.
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum_htmx::HxRequest;
 
-use super::row::{RowFragment, TokenRow};
-use super::{TokenId, back_to_list};
+use super::{TokenId, row_changed};
 use crate::AppState;
 use crate::tokens;
 use crate::web::error::PageError;
-use crate::web::htmx::HtmxResponse;
 use crate::web::session::SignedIn;
 
 pub async fn suspend(
@@ -52,19 +50,5 @@ async fn respond(
     } else {
         format!("Resumed {}: its secret works again", token.name)
     };
-    if htmx {
-        let row = TokenRow::new(&token, caller, state.clock.now_ms());
-        return Ok(HtmxResponse::empty()
-            .with(RowFragment {
-                row: &row,
-                oob: "true",
-            })
-            .announce(&message)
-            .trigger_after_settle(
-                "latchkey:dialog-done",
-                serde_json::json!({ "focus": format!("#actions-{}", token.id) }),
-            )
-            .into_response());
-    }
-    back_to_list(&signed_in, message).await
+    row_changed(&state, &signed_in, &token, htmx, message).await
 }

@@ -1,0 +1,74 @@
+//! Ending a reset's grace period early, after a confirmation that says
+//! whether anything still uses the old secret.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum_htmx::HxRequest;
+
+use super::row::GraceLine;
+use super::{TokenId, action_frame, row_changed};
+use crate::AppState;
+use crate::action::ActionError;
+use crate::store::Token;
+use crate::tokens;
+use crate::web::error::PageError;
+use crate::web::htmx::dialog_or_page;
+use crate::web::session::SignedIn;
+
+/// "End grace period?": what stops working, whether it was used since the
+/// reset, Cancel (focused first) and the danger button.
+#[derive(Template)]
+#[template(path = "tokens/end_grace_form.html")]
+struct EndGraceForm<'a> {
+    token: &'a Token,
+    grace: GraceLine,
+    csrf_token: &'a str,
+    in_dialog: bool,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    HxRequest(htmx): HxRequest,
+    TokenId { id, .. }: TokenId,
+) -> Result<Response, PageError> {
+    let token = tokens::get_resettable(&state.store, signed_in.caller(), &id).await?;
+    let Some(grace) = GraceLine::new(&token, state.clock.now_ms()) else {
+        return Err(ActionError::Conflict(no_grace(&token)).into());
+    };
+    Ok(dialog_or_page(
+        htmx,
+        &signed_in,
+        action_frame("End grace period?", true, Some(&token.id)),
+        StatusCode::OK,
+        |in_dialog| EndGraceForm {
+            token: &token,
+            grace,
+            csrf_token: &signed_in.csrf_token,
+            in_dialog,
+        },
+    ))
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    HxRequest(htmx): HxRequest,
+    TokenId { id, .. }: TokenId,
+) -> Result<Response, PageError> {
+    let token = tokens::end_grace(&state.store, signed_in.caller(), &id).await?;
+    let message = format!(
+        "Ended the grace period of {}: its old secret no longer works",
+        token.name
+    );
+    row_changed(&state, &signed_in, &token, htmx, message).await
+}
+
+fn no_grace(token: &Token) -> String {
+    format!(
+        "{} has no old secret that still works: its grace period has ended",
+        token.name
+    )
+}
