@@ -338,11 +338,19 @@ pub async fn reset(
 
 /// Ends a reset's grace period early: the old secret answers 401 from the
 /// next request. Allowed to those who may reset the token; `Conflict` when
-/// there is no grace period running.
-pub async fn end_grace(store: &Store, caller: Caller<'_>, id: &str) -> ActionResult<Token> {
+/// there is no grace period running, or when `expected_version` (what the
+/// caller confirmed) is no longer the token's.
+pub async fn end_grace(
+    store: &Store,
+    caller: Caller<'_>,
+    id: &str,
+    expected_version: Option<i64>,
+) -> ActionResult<Token> {
     let token = get(store, caller, id).await?;
     policy::can_reset(caller.actor(), token.facts())?;
-    Ok(store.end_token_grace(&token.id, &caller.audit()).await?)
+    Ok(store
+        .end_token_grace(&token.id, expected_version, &caller.audit())
+        .await?)
 }
 
 /// A token the caller may see, with where it was used from lately.

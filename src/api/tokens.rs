@@ -499,7 +499,9 @@ pub async fn end_grace(
     TokenId { id, .. }: TokenId,
 ) -> Result<Json<TokenJson>, ApiError> {
     policy::can_manage_tokens(caller.actor())?;
-    let token = tokens::end_grace(&state.store, caller.caller(), &id).await?;
+    // Ends whatever grace period runs now: an API call acts at once, with
+    // nothing shown to it first that could have gone stale.
+    let token = tokens::end_grace(&state.store, caller.caller(), &id, None).await?;
     Ok(token_json(&state, &token))
 }
 

@@ -367,13 +367,26 @@ impl Store {
 
     /// Ends a reset's grace period now: every replaced secret of the token
     /// stops working, on every instance from the next request; the current
-    /// one is untouched. `Conflict` when no replaced secret still works.
-    pub async fn end_token_grace(&self, id: &str, actor: &AuditActor) -> StoreResult<Token> {
+    /// one is untouched. `Conflict` when no replaced secret still works,
+    /// or, with `expected_version`, when the token changed since the caller
+    /// looked (a reset since may have replaced a secret they never saw).
+    pub async fn end_token_grace(
+        &self,
+        id: &str,
+        expected_version: Option<i64>,
+        actor: &AuditActor,
+    ) -> StoreResult<Token> {
         let now = self.now_ms();
         let mut tx = self.begin_write().await?;
         let token = fetch_token(&mut tx, id, &self.lock_rows("t"))
             .await?
             .ok_or(StoreError::NotFound)?;
+        if expected_version.is_some_and(|v| v != token.version) {
+            return Err(StoreError::Conflict(format!(
+                "{} was reset or changed since you looked: check its grace period and try again",
+                token.name
+            )));
+        }
         if token.grace(now).is_none() {
             return Err(StoreError::Conflict(format!(
                 "{} has no old secret that still works: nothing to end",
@@ -399,7 +412,7 @@ impl Store {
                 "Old secret stopped working; last used {}",
                 crate::clock::format_utc(at)
             ),
-            None => "Old secret stopped working; not used since the reset".to_string(),
+            None => "Old secret stopped working; no use recorded since the reset".to_string(),
         });
         record_event(&mut tx, &event, now).await?;
         let token = fetch_token(&mut tx, id, "")

@@ -5,7 +5,7 @@
 use sqlx::Row;
 
 use super::sql::Sql;
-use super::{Store, StoreResult};
+use super::{Change, Store, StoreResult};
 
 /// The most distinct sources (client address and User-Agent) kept per
 /// token: enough to tell "the deploy job and someone's laptop" apart, and
@@ -49,6 +49,17 @@ impl TokenUse {
     }
 }
 
+/// A source to write: the agent already cut to what is stored.
+struct Source<'a> {
+    token_id: &'a str,
+    client_ip: &'a str,
+    user_agent: &'a str,
+    at: i64,
+}
+
+/// The order "Recent uses" lists a token's sources in, and keeps them by.
+const RECENT_FIRST: &str = "used_at DESC, client_ip, user_agent";
+
 /// How many sources one INSERT writes (4 placeholders each: far below
 /// either database's limit).
 const SOURCES_PER_INSERT: usize = 500;
@@ -67,7 +78,8 @@ impl Store {
         sorted.sort_by(|a, b| a.token_id.cmp(&b.token_id));
         let mut tx = self.begin_write().await?;
         let mut noted = Vec::with_capacity(sorted.len());
-        let mut sources: Vec<(&str, &UseSource)> = Vec::new();
+        let mut changed = Vec::new();
+        let mut sources: Vec<Source<'_>> = Vec::new();
         for u in sorted {
             // The update locks the token's row until commit, so a delete
             // cannot slip in before its sources are written.
@@ -84,50 +96,63 @@ impl Store {
                 continue;
             }
             // An old secret's use counts only if it came after the latest
-            // reset (whose new secret is the newest): one noted before a
+            // reset (whose new secret is the newest: one noted before a
             // second reset says nothing about the secret that reset
-            // replaced.
-            let mut old_at = None;
+            // replaced), and while an old secret still works (not after
+            // "End grace period now"). Times are the noting instance's:
+            // with clocks apart, a use within that much of the reset can
+            // be missed.
             if let Some(at) = u.old_secret_at {
                 let updated = sqlx::query(
                     "UPDATE tokens SET old_secret_last_used_at = $1
                      WHERE id = $2
                        AND (old_secret_last_used_at IS NULL OR old_secret_last_used_at < $1)
-                       AND $1 >= (SELECT MAX(created_at) FROM token_secrets WHERE token_id = $2)",
+                       AND $1 >= (SELECT MAX(created_at) FROM token_secrets WHERE token_id = $2)
+                       AND EXISTS (SELECT 1 FROM token_secrets
+                                   WHERE token_id = $2 AND valid_until IS NOT NULL)",
                 )
                 .bind(at)
                 .bind(&u.token_id)
                 .execute(&mut *tx)
                 .await?;
-                old_at = (updated.rows_affected() == 1).then_some(at);
+                if updated.rows_affected() == 1 {
+                    // Re-read after commit, here and on every instance, like
+                    // any change: a reset committing meanwhile cannot be
+                    // overwritten in memory by this older news.
+                    changed.push(Change::Token(u.token_id.clone()));
+                }
             }
-            noted.push((u.token_id.clone(), u.at, old_at));
-            sources.extend(u.sources.iter().map(|s| (u.token_id.as_str(), s)));
+            noted.push((u.token_id.clone(), u.at, None));
+            sources.extend(u.sources.iter().map(|s| Source {
+                token_id: &u.token_id,
+                client_ip: &s.client_ip,
+                user_agent: user_agent_kept(&s.user_agent),
+                at: s.at,
+            }));
         }
-        // One row per (token, address, agent): PostgreSQL refuses an
-        // INSERT that would update the same row twice.
+        // One row per (token, address, agent as stored): PostgreSQL
+        // refuses an INSERT that would update the same row twice.
         sources.sort_by(|a, b| {
-            (a.0, &a.1.client_ip, &a.1.user_agent, b.1.at).cmp(&(
-                b.0,
-                &b.1.client_ip,
-                &b.1.user_agent,
-                a.1.at,
+            (a.token_id, a.client_ip, a.user_agent, b.at).cmp(&(
+                b.token_id,
+                b.client_ip,
+                b.user_agent,
+                a.at,
             ))
         });
         sources.dedup_by(|later, kept| {
-            later.0 == kept.0
-                && later.1.client_ip == kept.1.client_ip
-                && later.1.user_agent == kept.1.user_agent
+            (later.token_id, later.client_ip, later.user_agent)
+                == (kept.token_id, kept.client_ip, kept.user_agent)
         });
         for chunk in sources.chunks(SOURCES_PER_INSERT) {
             let mut insert = Sql::new(
                 "INSERT INTO token_uses (token_id, client_ip, user_agent, used_at) VALUES ",
             );
-            for (i, (token_id, s)) in chunk.iter().enumerate() {
+            for (i, s) in chunk.iter().enumerate() {
                 insert.push(if i == 0 { "(" } else { ", (" });
-                insert.bind_text(*token_id).push(", ");
-                insert.bind_text(s.client_ip.as_str()).push(", ");
-                insert.bind_text(user_agent_kept(&s.user_agent)).push(", ");
+                insert.bind_text(s.token_id).push(", ");
+                insert.bind_text(s.client_ip).push(", ");
+                insert.bind_text(s.user_agent).push(", ");
                 insert.bind_int(s.at).push(")");
             }
             insert.push(
@@ -137,10 +162,11 @@ impl Store {
             );
             insert.query().execute(&mut *tx).await?;
         }
-        let mut used_from: Vec<&str> = sources.iter().map(|(id, _)| *id).collect();
+        let mut used_from: Vec<&str> = sources.iter().map(|s| s.token_id).collect();
         used_from.dedup();
         for chunk in used_from.chunks(SOURCES_PER_INSERT) {
-            // All but the latest few sources of each token go.
+            // All but the latest few sources of each token go (ties in the
+            // order the details page lists them, so never more are kept).
             let mut prune = Sql::new("DELETE FROM token_uses WHERE token_id IN (");
             for (i, id) in chunk.iter().enumerate() {
                 if i > 0 {
@@ -149,14 +175,15 @@ impl Store {
                 prune.bind_text(*id);
             }
             prune.push(&format!(
-                ") AND used_at < (SELECT u.used_at FROM token_uses u
+                ") AND (client_ip, user_agent) NOT IN (
+                   SELECT u.client_ip, u.user_agent FROM token_uses u
                    WHERE u.token_id = token_uses.token_id
-                   ORDER BY u.used_at DESC LIMIT 1 OFFSET {})",
-                MAX_SOURCES - 1
+                   ORDER BY {RECENT_FIRST} LIMIT {MAX_SOURCES})"
             ));
             prune.query().execute(&mut *tx).await?;
         }
-        tx.commit().await?;
+        self.publish(&mut tx, &changed).await?;
+        self.commit(tx, &changed).await?;
         self.catalog().note_uses(&noted);
         Ok(())
     }
@@ -164,10 +191,10 @@ impl Store {
     /// Where a token was used from lately, latest first (at most
     /// [`MAX_SOURCES`]).
     pub async fn recent_uses(&self, token_id: &str) -> StoreResult<Vec<UseSource>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT client_ip, user_agent, used_at FROM token_uses
-             WHERE token_id = $1 ORDER BY used_at DESC, client_ip, user_agent LIMIT $2",
-        )
+             WHERE token_id = $1 ORDER BY {RECENT_FIRST} LIMIT $2"
+        ))
         .bind(token_id)
         .bind(MAX_SOURCES as i64)
         .fetch_all(self.pool())

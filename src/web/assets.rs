@@ -117,23 +117,52 @@ pub fn response(
     Some((headers, body).into_response())
 }
 
-/// What is sent of a file: stylesheets without their comments (they are for
-/// the people who edit them, and were a twentieth of the first page load),
-/// made once and kept; everything else as it is.
+/// What is sent of a file: our stylesheets and scripts without their
+/// comments (they are for the people who edit them, and were a sixth of the
+/// first page load), made once and kept; everything else (the vendored,
+/// already minified htmx among it) as it is.
 fn served_content(path: &str, version: &str, data: std::borrow::Cow<'static, [u8]>) -> Bytes {
-    if !path.ends_with(".css") {
+    let strip: fn(&[u8]) -> Vec<u8> = if path.ends_with(".css") {
+        without_css_comments
+    } else if path.ends_with(".js") && !path.ends_with(".min.js") {
+        without_js_line_comments
+    } else {
         return Bytes::from(data.into_owned());
-    }
+    };
     static DONE: LazyLock<Mutex<HashMap<String, Bytes>>> = LazyLock::new(Mutex::default);
     let key = format!("{path}?{version}");
     if let Some(done) = DONE.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return done.clone();
     }
-    let stripped = Bytes::from(without_css_comments(&data));
+    let stripped = Bytes::from(strip(&data));
     DONE.lock()
         .unwrap_or_else(|p| p.into_inner())
         .insert(key, stripped.clone());
     stripped
+}
+
+/// A script without its whole-line `//` comments and blank lines. Such a
+/// line is a comment wherever it stands, except inside a string that spans
+/// lines: a template literal, or a line continued with a backslash. A
+/// script with either is sent as it is.
+fn without_js_line_comments(js: &[u8]) -> Vec<u8> {
+    let lines: Vec<&[u8]> = js.split(|&b| b == b'\n').collect();
+    if js.contains(&b'`')
+        || lines
+            .iter()
+            .any(|line| line.trim_ascii_end().ends_with(b"\\"))
+    {
+        return js.to_vec();
+    }
+    let mut kept: Vec<&[u8]> = lines
+        .into_iter()
+        .filter(|line| {
+            let code = line.trim_ascii_start();
+            !code.is_empty() && !code.starts_with(b"//")
+        })
+        .collect();
+    kept.push(b"");
+    kept.join(&b'\n')
 }
 
 /// CSS with its `/* … */` comments removed, and the blank lines they leave;
@@ -196,7 +225,21 @@ fn compressed(path: &str, version: &str, encoding: Encoding, data: &[u8]) -> Opt
 
 #[cfg(test)]
 mod tests {
-    use super::without_css_comments;
+    use super::{without_css_comments, without_js_line_comments};
+
+    #[test]
+    fn js_line_comments_go_unless_a_string_could_span_lines() {
+        let js = b"// head\n(function () {\n  // why\n\n  var url = \"http://x\"; // kept: not a whole line\n})();\n";
+        let out = String::from_utf8(without_js_line_comments(js)).unwrap();
+        assert_eq!(
+            out,
+            "(function () {\n  var url = \"http://x\"; // kept: not a whole line\n})();\n"
+        );
+        let template = b"var s = `\n// inside a template literal\n`;\n";
+        assert_eq!(without_js_line_comments(template), template);
+        let continued = b"var s = \"a\\\n// inside a continued string\";\n";
+        assert_eq!(without_js_line_comments(continued), continued);
+    }
 
     #[test]
     fn css_comments_go_and_strings_stay() {

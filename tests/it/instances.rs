@@ -877,6 +877,16 @@ async fn ending_a_grace_period_on_one_instance_refuses_the_old_secret_on_the_oth
     let new = reset["token"].as_str().unwrap_or_default().to_string();
     b.identity(&old).await?;
     b.identity(&new).await?;
+    // B's note of the old secret's use reaches A once B writes it.
+    b.state.usage.flush(b.store()).await;
+    let got = a
+        .get(&format!("tokens/{id}"), &admin.secret)
+        .await?
+        .expect(StatusCode::OK)?;
+    ensure!(
+        got["oldSecretLastUsed"].is_i64(),
+        "A sees the old secret in use: {got}"
+    );
     let got = b
         .get(&format!("tokens/{id}"), &admin.secret)
         .await?

@@ -411,7 +411,7 @@ async fn the_row_shows_the_grace_period_and_ends_it_with_and_without_htmx() -> T
         "{dialog}"
     );
     assert!(
-        dialog.contains("has not been used since the reset"),
+        dialog.contains("No use of the old secret has been recorded since the reset"),
         "{dialog}"
     );
     let res = post_htmx(&app, &client, &page, &csrf, &[]).await?;

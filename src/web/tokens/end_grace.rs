@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum_htmx::HxRequest;
+use serde::Deserialize;
 
 use super::row::GraceLine;
 use super::{TokenId, action_frame, row_changed};
@@ -14,6 +15,7 @@ use crate::action::ActionError;
 use crate::store::Token;
 use crate::tokens;
 use crate::web::error::PageError;
+use crate::web::form::WebForm;
 use crate::web::htmx::dialog_or_page;
 use crate::web::session::SignedIn;
 
@@ -52,13 +54,24 @@ pub async fn page(
     ))
 }
 
+/// What the confirmation posts: the version of the token it showed, so a
+/// reset since (which may have replaced a secret the member never saw
+/// described) is a conflict, not silently ended too.
+#[derive(Debug, Default, Deserialize)]
+pub struct EndGraceInput {
+    #[serde(default)]
+    version: Option<String>,
+}
+
 pub async fn submit(
     State(state): State<AppState>,
     signed_in: SignedIn,
     HxRequest(htmx): HxRequest,
     TokenId { id, .. }: TokenId,
+    WebForm(input): WebForm<EndGraceInput>,
 ) -> Result<Response, PageError> {
-    let token = tokens::end_grace(&state.store, signed_in.caller(), &id).await?;
+    let seen = input.version.and_then(|v| v.trim().parse::<i64>().ok());
+    let token = tokens::end_grace(&state.store, signed_in.caller(), &id, seen).await?;
     let message = format!(
         "Ended the grace period of {}: its old secret no longer works",
         token.name

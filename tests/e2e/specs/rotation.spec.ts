@@ -148,7 +148,7 @@ test('the name leads to the details page with the token and its recent uses', as
   await expect(pageStatus(page)).toContainText(`Ended the grace period of ${name}`);
   expect(await apiStatus(page, token.secret)).toBe(401);
   await page.goto(`${LIST_URL}/tokens/${token.id}`);
-  await page.getByRole('link', { name: 'Authorization' }).first().click();
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Authorization' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Authorization' })).toBeVisible();
 });
 
@@ -193,7 +193,7 @@ test.describe('without the page scripts', () => {
     await details.locator('summary').click();
     await details.getByRole('link', { name: 'End grace period now' }).click();
     await expect(page.getByRole('heading', { level: 1, name: 'End grace period?' })).toBeVisible();
-    await expect(page.getByText('has not been used since the reset')).toBeVisible();
+    await expect(page.getByText('No use of the old secret has been recorded since the reset')).toBeVisible();
     await expectNoAxeViolations(page);
     await page.getByRole('button', { name: 'End grace period now' }).click();
     await expect(pageStatus(page)).toContainText(`Ended the grace period of ${name}`);
