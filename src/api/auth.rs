@@ -126,17 +126,20 @@ impl FromRequestParts<AppState> for ApiCaller {
         };
         match found {
             Some(a) => {
+                // Bytes that are not UTF-8 (header values may carry
+                // Latin-1) become U+FFFD rather than losing the whole agent;
+                // valid ones are borrowed, not copied.
                 let user_agent = parts
                     .headers
                     .get(header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()))
+                    .unwrap_or_default();
                 state.usage.note(Use {
                     token_id: &a.token.id,
                     at_ms: now,
                     old_secret: a.old_secret,
                     client_ip: &client_ip,
-                    user_agent,
+                    user_agent: &user_agent,
                 });
                 Ok(ApiCaller {
                     token: a.token,

@@ -499,6 +499,22 @@ async fn the_details_page_shows_the_token_and_where_it_was_used_from() -> TestRe
         .await?,
         200
     );
+    // An agent with a byte that is not UTF-8 is kept, the byte replaced.
+    let latin1 = Client::builder()
+        .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 23)))
+        .no_proxy()
+        .build()?;
+    let status = latin1
+        .get(format!("{url}/api/v2/caller-identity"))
+        .header("Authorization", &issued.secret)
+        .header(
+            "User-Agent",
+            reqwest::header::HeaderValue::from_bytes(b"caf\xe9-client/1")?,
+        )
+        .send()
+        .await?
+        .status();
+    assert_eq!(status, StatusCode::OK);
     app.state.usage.flush(&app.state.store).await;
 
     let (client, _) = signed_in(&app, WRITER_EMAIL).await?;
@@ -526,6 +542,7 @@ async fn the_details_page_shows_the_token_and_where_it_was_used_from() -> TestRe
         text.contains("127.0.0.22") && text.contains("<script>"),
         "{text}"
     );
+    assert!(text.contains("caf\u{fffd}-client/1"), "{text}");
     assert!(!body.contains("<script>alert"), "escaped");
     assert!(body.contains("Edit token") && body.contains("Suspend token"));
 
