@@ -254,3 +254,28 @@ test.describe('members without the page scripts', () => {
     await expect(memberRow(page, email)).toHaveCount(0);
   });
 });
+
+// A confirmation page opened on its own (a bookmark, a link from a token's
+// details page) with the scripts running: its form posts plainly, and the
+// list it lands on says what happened.
+test('action pages opened directly post plainly with the scripts on', async ({ page }, testInfo) => {
+  test.slow();
+  const tag = uniqueTag(testInfo);
+  const email = `${tag}-direct@e2e.test`;
+  await signInAs(page, OWNER);
+  await addMember(page, email, 'Reader');
+  const remove = await memberRow(page, email).locator('a[href$="/remove"]').getAttribute('href');
+  expect(remove).toMatch(/^\/settings\/members\/[0-9a-f]+\/remove$/);
+  await page.goto(remove!);
+  await expect(page.getByRole('heading', { level: 1, name: `Remove ${email}?` })).toBeVisible();
+  await page.getByRole('button', { name: 'Remove member' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Members' })).toBeVisible();
+  await expect(pageStatus(page)).toHaveText(`Removed ${email}; 0 personal tokens stopped working`);
+
+  const token = await seedToken(page, `${tag} direct`);
+  await page.goto(`/settings/authorization/tokens/${token.id}/delete`);
+  await expect(page.getByRole('heading', { level: 1, name: 'Delete token?' })).toBeVisible();
+  await page.getByRole('button', { name: 'Delete token' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Authorization' })).toBeVisible();
+  await expect(pageStatus(page)).toHaveText(`Deleted ${tag} direct`);
+});
