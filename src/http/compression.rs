@@ -52,8 +52,11 @@ impl Encoding {
 #[derive(Debug, Clone, Copy)]
 pub enum Effort {
     Best,
-    /// brotli quality 4, gzip level 6: near gzip-9's ratio at a small part
+    /// brotli quality 3, gzip level 6: near gzip-9's ratio at a small part
     /// of its CPU, which matters because pages are rendered per request.
+    /// (On the Authorization page of 50 rows, 90 KB: quality 3 takes 0.3 ms
+    /// and 0.9 MiB at its peak, quality 4 0.95 ms and 1.8 MiB for 4 % less;
+    /// measured with the crate alone, release build.)
     PerRequest,
 }
 
@@ -93,7 +96,7 @@ pub fn compress(encoding: Encoding, effort: Effort, data: &[u8]) -> Option<Vec<u
             let params = brotli::enc::BrotliEncoderParams {
                 quality: match effort {
                     Effort::Best => 11,
-                    Effort::PerRequest => 4,
+                    Effort::PerRequest => 3,
                 },
                 lgwin: lgwin as i32,
                 size_hint: data.len(),
