@@ -205,6 +205,26 @@ fn audit_event<'a>(
 }
 
 impl Store {
+    /// The end of every write that changes one token in place: its audit
+    /// event in the same transaction, the token as it now is, and the
+    /// change published and committed (so every instance re-reads it).
+    async fn finish_token_change(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        id: &str,
+        event: &NewAuditEvent<'_>,
+        now: i64,
+    ) -> StoreResult<Token> {
+        record_event(&mut tx, event, now).await?;
+        let token = fetch_token(&mut tx, id, "")
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let changes = [Change::Token(id.to_string())];
+        self.publish(&mut tx, &changes).await?;
+        self.commit(tx, &changes).await?;
+        Ok(token)
+    }
+
     pub async fn find_token(&self, id: &str) -> StoreResult<Option<Token>> {
         let mut conn = self.pool().acquire().await?;
         fetch_token(&mut conn, id, "").await
@@ -282,14 +302,7 @@ impl Store {
         }
         let mut event = audit_event(AuditAction::TokenUpdated, actor, id, &fields.name);
         event.detail = (!changed.is_empty()).then(|| format!("Changed {}", changed.join(", ")));
-        record_event(&mut tx, &event, now).await?;
-        let token = fetch_token(&mut tx, id, "")
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let changes = [Change::Token(id.to_string())];
-        self.publish(&mut tx, &changes).await?;
-        self.commit(tx, &changes).await?;
-        Ok(token)
+        self.finish_token_change(tx, id, &event, now).await
     }
 
     /// Gives the token a new secret. The current one keeps working until
@@ -355,14 +368,7 @@ impl Store {
             Some(until) => format!("Old secret works until {}", crate::clock::format_utc(until)),
             None => "Old secret stopped working immediately".to_string(),
         });
-        record_event(&mut tx, &event, now).await?;
-        let token = fetch_token(&mut tx, id, "")
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let changes = [Change::Token(id.to_string())];
-        self.publish(&mut tx, &changes).await?;
-        self.commit(tx, &changes).await?;
-        Ok(token)
+        self.finish_token_change(tx, id, &event, now).await
     }
 
     /// Ends a reset's grace period now: every replaced secret of the token
@@ -414,14 +420,7 @@ impl Store {
             ),
             None => "Old secret stopped working; no use recorded since the reset".to_string(),
         });
-        record_event(&mut tx, &event, now).await?;
-        let token = fetch_token(&mut tx, id, "")
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let changes = [Change::Token(id.to_string())];
-        self.publish(&mut tx, &changes).await?;
-        self.commit(tx, &changes).await?;
-        Ok(token)
+        self.finish_token_change(tx, id, &event, now).await
     }
 
     /// Suspends (`true`) or resumes (`false`) a token: while suspended every
@@ -457,14 +456,7 @@ impl Store {
             AuditAction::TokenResumed
         };
         let event = audit_event(action, actor, id, &token.name);
-        record_event(&mut tx, &event, now).await?;
-        let token = fetch_token(&mut tx, id, "")
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let changes = [Change::Token(id.to_string())];
-        self.publish(&mut tx, &changes).await?;
-        self.commit(tx, &changes).await?;
-        Ok(token)
+        self.finish_token_change(tx, id, &event, now).await
     }
 
     /// Deletes the token and every secret of it. Exactly one of several

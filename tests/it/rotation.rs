@@ -16,8 +16,8 @@ use crate::api_helpers::{ApiApp, UNKNOWN_ID, sid, spawn_api};
 use crate::helpers::{HOME, READER_EMAIL, TestApp, TestResult, browser, location};
 use crate::html;
 use crate::token_support::{
-    ADMIN_EMAIL, TOKENS_URL, WRITER_EMAIL, caller, count_audit, create, page_csrf, post_form,
-    post_htmx, spawn_team,
+    ADMIN_EMAIL, TOKENS_URL, WRITER_EMAIL, caller, count_audit, create, expect_row_changed,
+    identity_status, page_csrf, post_form, post_htmx, spawn_team,
 };
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -30,16 +30,6 @@ fn client_from(last: u8, user_agent: &str) -> Client {
         .no_proxy()
         .build()
         .expect("building a client")
-}
-
-async fn identity_status(app_url: &str, client: &Client, secret: &str) -> anyhow::Result<u16> {
-    Ok(client
-        .get(format!("{app_url}/api/v2/caller-identity"))
-        .header("Authorization", secret)
-        .send()
-        .await?
-        .status()
-        .as_u16())
 }
 
 /// The token as the API shows it, by the admin token.
@@ -107,7 +97,10 @@ async fn the_old_secret_is_watched_and_its_grace_period_ended_early() -> TestRes
     app.post(&format!("tokens/{UNKNOWN_ID}/end-grace"), &admin)
         .await?
         .expect_error(StatusCode::NOT_FOUND, "not_found")?;
-    assert_eq!(identity_status(&app.url(""), &app.client, &old).await?, 200);
+    assert_eq!(
+        identity_status(&app.url(""), &app.client, &old).await?,
+        StatusCode::OK
+    );
 
     // Ended: the old secret is refused on the very next request, the new
     // one works, and it is audited once, with the last use.
@@ -247,7 +240,7 @@ async fn recent_uses_keep_only_the_latest_few_sources() -> TestResult {
                 format!("probe/{last}")
             };
             let status = identity_status(&url, &client_from(last, &agent), &secret).await?;
-            assert_eq!(status, 200, "batch {batch} from .{last}");
+            assert_eq!(status, StatusCode::OK, "batch {batch} from .{last}");
         }
         app.state.usage.flush(app.store()).await;
     }
@@ -300,6 +293,16 @@ async fn recent_uses_keep_only_the_latest_few_sources() -> TestResult {
     Ok(())
 }
 
+/// A personal token of `member`'s, straight into the store.
+async fn personal(
+    app: &TestApp,
+    member: &latchkey::store::Member,
+    name: &str,
+    role: TokenRole,
+) -> anyhow::Result<latchkey::tokens::Issued> {
+    create(&app.store, member, name, TokenKind::Personal, role).await
+}
+
 /// Signed in as `email`, with the page's CSRF token.
 async fn signed_in(app: &TestApp, email: &str) -> anyhow::Result<(Client, String)> {
     let client = browser();
@@ -315,22 +318,8 @@ fn row_of(body: &str, id: &str) -> html::Element {
 #[tokio::test]
 async fn the_row_shows_the_grace_period_and_ends_it_with_and_without_htmx() -> TestResult {
     let (app, team) = spawn_team().await?;
-    let nightly = create(
-        &app.store,
-        &team.writer,
-        "nightly",
-        TokenKind::Personal,
-        TokenRole::Writer,
-    )
-    .await?;
-    let steady = create(
-        &app.store,
-        &team.writer,
-        "steady",
-        TokenKind::Personal,
-        TokenRole::Writer,
-    )
-    .await?;
+    let nightly = personal(&app, &team.writer, "nightly", TokenRole::Writer).await?;
+    let steady = personal(&app, &team.writer, "steady", TokenRole::Writer).await?;
     let until = app.state.clock.now_ms() + 3_600_000;
     let mut news = Vec::new();
     for token in [&nightly, &steady] {
@@ -356,7 +345,7 @@ async fn the_row_shows_the_grace_period_and_ends_it_with_and_without_htmx() -> T
     let api = Client::new();
     assert_eq!(
         identity_status(&app.url(""), &api, &nightly.secret).await?,
-        200
+        StatusCode::OK
     );
     app.state.usage.flush(&app.state.store).await;
     let body = app.get(&client, HOME).await?.text().await?;
@@ -385,9 +374,12 @@ async fn the_row_shows_the_grace_period_and_ends_it_with_and_without_htmx() -> T
     );
     assert_eq!(
         identity_status(&app.url(""), &api, &nightly.secret).await?,
-        401
+        StatusCode::UNAUTHORIZED
     );
-    assert_eq!(identity_status(&app.url(""), &api, &news[0]).await?, 200);
+    assert_eq!(
+        identity_status(&app.url(""), &api, &news[0]).await?,
+        StatusCode::OK
+    );
     // Again: nothing to end, said plainly.
     let res = app.get(&client, &page).await?;
     assert_eq!(res.status(), StatusCode::CONFLICT);
@@ -415,33 +407,18 @@ async fn the_row_shows_the_grace_period_and_ends_it_with_and_without_htmx() -> T
         "{dialog}"
     );
     let res = post_htmx(&app, &client, &page, &csrf, &[]).await?;
-    assert_eq!(res.status(), StatusCode::OK);
-    let fragment = res.text().await?;
-    assert!(
-        fragment.contains(&format!(r#"id="row-{}""#, steady.token.id)),
-        "{fragment}"
-    );
-    assert!(
-        fragment.contains("Ended the grace period of steady"),
-        "{fragment}"
-    );
+    let fragment =
+        expect_row_changed(res, &steady.token.id, "Ended the grace period of steady").await?;
     assert!(!fragment.contains("grace-line"), "{fragment}");
     assert_eq!(
         identity_status(&app.url(""), &api, &steady.secret).await?,
-        401
+        StatusCode::UNAUTHORIZED
     );
     assert_eq!(count_audit(&app.store, "token_grace_ended").await?, 2);
 
     // Someone who may not reset the token sees no such item, and is
     // refused: a Reader does not even see the Writer's token.
-    let admins = create(
-        &app.store,
-        &team.admin,
-        "admin's",
-        TokenKind::Personal,
-        TokenRole::Reader,
-    )
-    .await?;
+    let admins = personal(&app, &team.admin, "admin's", TokenRole::Reader).await?;
     latchkey::tokens::reset(
         &app.store,
         caller(&team.admin),
@@ -469,26 +446,12 @@ async fn the_row_shows_the_grace_period_and_ends_it_with_and_without_htmx() -> T
 #[tokio::test]
 async fn the_details_page_shows_the_token_and_where_it_was_used_from() -> TestResult {
     let (app, team) = spawn_team().await?;
-    let issued = create(
-        &app.store,
-        &team.writer,
-        "deploy job",
-        TokenKind::Personal,
-        TokenRole::Writer,
-    )
-    .await?;
-    let quiet = create(
-        &app.store,
-        &team.writer,
-        "quiet",
-        TokenKind::Personal,
-        TokenRole::Reader,
-    )
-    .await?;
+    let issued = personal(&app, &team.writer, "deploy job", TokenRole::Writer).await?;
+    let quiet = personal(&app, &team.writer, "quiet", TokenRole::Reader).await?;
     let url = app.url("");
     assert_eq!(
         identity_status(&url, &client_from(21, "deploy-job/1.0"), &issued.secret).await?,
-        200
+        StatusCode::OK
     );
     assert_eq!(
         identity_status(
@@ -497,7 +460,7 @@ async fn the_details_page_shows_the_token_and_where_it_was_used_from() -> TestRe
             &issued.secret
         )
         .await?,
-        200
+        StatusCode::OK
     );
     // An agent with a byte that is not UTF-8 is kept, the byte replaced.
     let latin1 = Client::builder()
@@ -554,14 +517,7 @@ async fn the_details_page_shows_the_token_and_where_it_was_used_from() -> TestRe
     assert!(body.contains("No uses recorded yet."), "{body}");
 
     // Unknown, malformed and invisible tokens are all the same 404.
-    let admins = create(
-        &app.store,
-        &team.admin,
-        "admin's",
-        TokenKind::Personal,
-        TokenRole::Reader,
-    )
-    .await?;
+    let admins = personal(&app, &team.admin, "admin's", TokenRole::Reader).await?;
     for id in [UNKNOWN_ID, "nope", admins.token.id.as_str()] {
         let res = app.get(&client, &format!("{TOKENS_URL}/{id}")).await?;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{id}");

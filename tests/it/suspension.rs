@@ -10,8 +10,8 @@ use crate::api_helpers::{UNKNOWN_ID, sid, spawn_api};
 use crate::helpers::{HOME, TestResult, browser, location};
 use crate::html;
 use crate::token_support::{
-    ADMIN_EMAIL, TOKENS_URL, WRITER_EMAIL, count_audit, create, page_csrf, post_form, post_htmx,
-    spawn_team,
+    ADMIN_EMAIL, TOKENS_URL, WRITER_EMAIL, count_audit, create, expect_row_changed,
+    identity_status, page_csrf, post_form, post_htmx, spawn_team,
 };
 
 #[tokio::test]
@@ -104,34 +104,20 @@ async fn the_row_menu_suspends_and_resumes_with_and_without_htmx() -> TestResult
     let row = html::one_with(&body, "tr", "id", &format!("row-{}", issued.token.id));
     assert!(row.text().contains("Suspended"), "the badge: {}", row.inner);
     assert!(row.text().contains("Resume token") && !row.text().contains("Suspend token"));
-    let status = reqwest::Client::new()
-        .get(app.url("/api/v2/caller-identity"))
-        .header("Authorization", &issued.secret)
-        .send()
-        .await?
-        .status();
+    let status = identity_status(&app.url(""), &reqwest::Client::new(), &issued.secret).await?;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // With htmx: the row comes back changed, out of band, and is announced.
     let resume = format!("{TOKENS_URL}/{}/resume", issued.token.id);
     let res = post_htmx(&app, &client, &resume, &csrf, &[]).await?;
-    assert_eq!(res.status(), StatusCode::OK);
-    let fragment = res.text().await?;
-    assert!(
-        fragment.contains(&format!(r#"id="row-{}""#, issued.token.id)),
-        "{fragment}"
-    );
-    assert!(
-        fragment.contains("Resumed nightly: its secret works again"),
-        "{fragment}"
-    );
+    let fragment = expect_row_changed(
+        res,
+        &issued.token.id,
+        "Resumed nightly: its secret works again",
+    )
+    .await?;
     assert!(!fragment.contains("badge-warning"), "{fragment}");
-    let status = reqwest::Client::new()
-        .get(app.url("/api/v2/caller-identity"))
-        .header("Authorization", &issued.secret)
-        .send()
-        .await?
-        .status();
+    let status = identity_status(&app.url(""), &reqwest::Client::new(), &issued.secret).await?;
     assert_eq!(status, StatusCode::OK);
 
     // Another Writer may not suspend it; an Admin may.

@@ -288,3 +288,43 @@ pub async fn post_htmx(
         .await
         .with_context(|| format!("htmx POST {path}"))
 }
+
+/// What `GET /api/v2/caller-identity` answers `secret`, sent by `client`
+/// (one bound to another address, say) to the server at `base_url`.
+pub async fn identity_status(
+    base_url: &str,
+    client: &Client,
+    secret: &str,
+) -> anyhow::Result<reqwest::StatusCode> {
+    Ok(client
+        .get(format!("{base_url}/api/v2/caller-identity"))
+        .header("Authorization", secret)
+        .send()
+        .await
+        .context("GET caller-identity")?
+        .status())
+}
+
+/// An htmx answer that changed one token's row: 200, the row swapped in
+/// out of band, and `message` announced. Returns the fragment.
+pub async fn expect_row_changed(
+    res: Response,
+    token_id: &str,
+    message: &str,
+) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        res.status() == reqwest::StatusCode::OK,
+        "status {}",
+        res.status()
+    );
+    let fragment = res.text().await?;
+    anyhow::ensure!(
+        fragment.contains(&format!(r#"id="row-{token_id}""#)),
+        "the row is not in the answer: {fragment}"
+    );
+    anyhow::ensure!(
+        fragment.contains(message),
+        "{message:?} is not announced: {fragment}"
+    );
+    Ok(fragment)
+}

@@ -2,16 +2,15 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_htmx::HxRequest;
 
-use super::{TokenId, action_frame, back_to_list};
+use super::{TokenId, back_to_list, confirmation};
 use crate::AppState;
 use crate::store::Token;
 use crate::tokens;
 use crate::web::error::PageError;
-use crate::web::htmx::{HtmxResponse, dialog_or_page};
+use crate::web::htmx::HtmxResponse;
 use crate::web::session::SignedIn;
 
 /// "Delete token?": what will happen, Cancel (focused first) and the
@@ -31,11 +30,11 @@ pub async fn page(
     TokenId { id, .. }: TokenId,
 ) -> Result<Response, PageError> {
     let token = tokens::get_manageable(&state.store, signed_in.caller(), &id).await?;
-    Ok(dialog_or_page(
+    Ok(confirmation(
         htmx,
         &signed_in,
-        action_frame("Delete token?", true, Some(&token.id)),
-        StatusCode::OK,
+        "Delete token?",
+        &token.id,
         |in_dialog| DeleteForm {
             token: &token,
             csrf_token: &signed_in.csrf_token,

@@ -3,20 +3,18 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum_htmx::HxRequest;
 use serde::Deserialize;
 
 use super::row::GraceLine;
-use super::{TokenId, action_frame, row_changed};
+use super::{TokenId, confirmation, row_changed};
 use crate::AppState;
 use crate::action::ActionError;
 use crate::store::Token;
 use crate::tokens;
 use crate::web::error::PageError;
 use crate::web::form::WebForm;
-use crate::web::htmx::dialog_or_page;
 use crate::web::session::SignedIn;
 
 /// "End grace period?": what stops working, whether it was used since the
@@ -40,11 +38,11 @@ pub async fn page(
     let Some(grace) = GraceLine::new(&token, state.clock.now_ms()) else {
         return Err(ActionError::Conflict(no_grace(&token)).into());
     };
-    Ok(dialog_or_page(
+    Ok(confirmation(
         htmx,
         &signed_in,
-        action_frame("End grace period?", true, Some(&token.id)),
-        StatusCode::OK,
+        "End grace period?",
+        &token.id,
         |in_dialog| EndGraceForm {
             token: &token,
             grace,

@@ -91,6 +91,25 @@ fn action_frame<'a>(heading: &'a str, alert: bool, token_id: Option<&'a str>) ->
     }
 }
 
+/// A question to confirm before a token action that cannot be undone
+/// (delete, end grace): an alertdialog that hands focus back to the token's
+/// Actions button, or the same on a page of its own.
+fn confirmation<T: askama::Template>(
+    htmx: bool,
+    signed_in: &SignedIn,
+    heading: &str,
+    token_id: &str,
+    body: impl FnOnce(bool) -> T,
+) -> Response {
+    super::htmx::dialog_or_page(
+        htmx,
+        signed_in,
+        action_frame(heading, true, Some(token_id)),
+        axum::http::StatusCode::OK,
+        body,
+    )
+}
+
 /// After a change without JavaScript: back to the list, where `message` is
 /// shown once.
 async fn back_to_list(signed_in: &SignedIn, message: String) -> Result<Response, PageError> {
